@@ -1,0 +1,39 @@
+/**
+ * faultline: every way a connection fails, in every runtime, as one typed
+ * {@link ConnectionError}; and one pipeline of policies (retry, circuit
+ * breaker, timeout, fallback, bulkhead) that speaks its kinds.
+ *
+ * @example
+ * ```ts
+ * import { connect, normalizeError } from "@faultline/faultline";
+ *
+ * try {
+ *   const conn = await connect({ hostname: "127.0.0.1", port: 1, timeout: 1000 });
+ *   await conn.close();
+ * } catch (error) {
+ *   const e = normalizeError(error);
+ *   console.log(e.kind, e.hint); // "refused" "Nothing is listening at 127.0.0.1:1: ..."
+ * }
+ * ```
+ *
+ * @module
+ */
+
+export {
+  CONNECTION_ERROR_KINDS,
+  type ConnectionErrorKind,
+  type ConnectionOperation,
+} from "./src/errors/kinds.ts";
+export {
+  type AnyConnectionError,
+  ConnectionError,
+  type ConnectionErrorJSON,
+  type ConnectionErrorKindFields,
+  type ConnectionErrorOptions,
+} from "./src/errors/connection_error.ts";
+export { type NormalizeContext, normalizeError } from "./src/errors/normalize_error.ts";
+export { isConnectionError } from "./src/errors/is_connection_error.ts";
+export { detectRuntime, type RuntimeName } from "./src/runtime.ts";
+export { type Clock, ManualClock, realClock } from "./src/clock.ts";
+export type { ExecutionContext, Policy } from "./src/policies/types.ts";
+export type { Event, Subscription } from "./src/policies/events.ts";
