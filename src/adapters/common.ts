@@ -1,0 +1,148 @@
+/**
+ * What every adapter shares: the signal and timeout around an attempt to
+ * connect, and turning a runtime's stream errors into ConnectionErrors.
+ * Nothing here touches a runtime's own API.
+ *
+ * @module
+ */
+
+import type { CheckedConnectOptions } from "../connection.ts";
+import { ConnectionError } from "../errors/connection_error.ts";
+import type { ConnectionOperation } from "../errors/kinds.ts";
+import { normalizeError } from "../errors/normalize_error.ts";
+import type { RuntimeName } from "../runtime.ts";
+
+/** Normalizes an error from one connection, filling in what the adapter knows. */
+export function connectionErrorFor(
+  error: unknown,
+  options: CheckedConnectOptions,
+  runtime: RuntimeName,
+  operation: ConnectionOperation,
+): ConnectionError {
+  return normalizeError(error, {
+    host: options.hostname,
+    port: options.port,
+    operation,
+    runtime,
+    timeoutMs: options.timeout,
+  });
+}
+
+/** The error for the caller's own abort: kind `cancelled`, the reason as its cause. */
+export function cancelledError(
+  options: CheckedConnectOptions,
+  runtime: RuntimeName,
+  reason: unknown,
+): ConnectionError {
+  if (reason instanceof ConnectionError) return reason;
+  return new ConnectionError("cancelled", {
+    host: options.hostname,
+    port: options.port,
+    operation: "connect",
+    runtime,
+    cause: reason,
+  });
+}
+
+/**
+ * Runs `attempt` under the caller's signal and the connect timeout. Whichever
+ * ends it first, the timer and the listener are removed; a connection that
+ * opens after the caller gave up is closed with `discard`.
+ */
+export async function guardConnect<T>(
+  options: CheckedConnectOptions,
+  runtime: RuntimeName,
+  attempt: (abort: AbortSignal) => Promise<T>,
+  discard: (value: T) => void,
+): Promise<T> {
+  const { signal, timeout } = options;
+  const operation: ConnectionOperation = options.tls ? "tls" : "connect";
+  if (signal?.aborted) throw cancelledError(options, runtime, signal.reason);
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
+  const gate = new Promise<never>((_, reject) => {
+    if (timeout !== undefined) {
+      timer = setTimeout(() => {
+        const error = new ConnectionError("timeout", {
+          host: options.hostname,
+          port: options.port,
+          operation,
+          runtime,
+          timeoutMs: timeout,
+          message: `Timed out after ${timeout} ms connecting to ${options.hostname}:${options.port}`,
+        });
+        controller.abort(error);
+        reject(error);
+      }, timeout);
+    }
+    if (signal) {
+      onAbort = () => {
+        const error = cancelledError(options, runtime, signal.reason);
+        controller.abort(error);
+        reject(error);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+    }
+  });
+  const pending = attempt(controller.signal);
+  try {
+    return timer === undefined && onAbort === undefined
+      ? await pending
+      : await Promise.race([pending, gate]);
+  } catch (error) {
+    pending.then(discard, () => {});
+    throw connectionErrorFor(error, options, runtime, operation);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+    if (onAbort) signal!.removeEventListener("abort", onAbort);
+  }
+}
+
+/**
+ * Wraps a runtime's Web Streams so that their errors arrive as
+ * ConnectionErrors (used where the runtime already speaks Web Streams).
+ */
+export function wrapStreams(
+  source: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> },
+  mapError: (error: unknown, operation: ConnectionOperation) => unknown,
+): { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> } {
+  const reader = source.readable.getReader();
+  const writer = source.writable.getWriter();
+  const readable = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await reader.read();
+      } catch (error) {
+        controller.error(mapError(error, "read"));
+        return;
+      }
+      if (result.done) controller.close();
+      else controller.enqueue(result.value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason).catch(() => {});
+    },
+  }, { highWaterMark: 0 });
+  const writable = new WritableStream<Uint8Array>({
+    async write(chunk) {
+      try {
+        await writer.write(chunk);
+      } catch (error) {
+        throw mapError(error, "write");
+      }
+    },
+    async close() {
+      try {
+        await writer.close();
+      } catch (error) {
+        throw mapError(error, "write");
+      }
+    },
+    abort(reason) {
+      return writer.abort(reason).catch(() => {});
+    },
+  });
+  return { readable, writable };
+}

@@ -1,0 +1,24 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { connect } from "../src/adapters/node.ts";
+import { type FaultPorts, type Running, startFaultServer } from "./support/faults.ts";
+import { expected, hasIPv6Loopback, scenarios } from "./support/scenarios.ts";
+
+describe("node:net adapter", () => {
+  let server: Running<FaultPorts>;
+  let ipv6 = false;
+  before(async () => {
+    server = await startFaultServer();
+    ipv6 = await hasIPv6Loopback();
+  });
+  after(() => server.stop());
+
+  for (const [name, scenario] of Object.entries(scenarios)) {
+    test(`connect() via node:net: ${name}`, async () => {
+      const got = await scenario(connect, { ports: server.ports, ipv6 });
+      const want = expected[name];
+      if (Array.isArray(want)) assert.ok(want.includes(got), `${name}: got ${got}`);
+      else assert.equal(got, want, name);
+    });
+  }
+});
