@@ -37,3 +37,5 @@ export { detectRuntime, type RuntimeName } from "./src/runtime.ts";
 export { type Clock, ManualClock, realClock } from "./src/clock.ts";
 export type { ExecutionContext, Policy } from "./src/policies/types.ts";
 export type { Event, Subscription } from "./src/policies/events.ts";
+export { connect } from "./src/connect.ts";
+export type { Connection, ConnectOptions, NetAddress, TlsOptions } from "./src/connection.ts";
