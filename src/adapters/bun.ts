@@ -44,6 +44,7 @@ interface BunNamespace {
     tls?: boolean | { serverName?: string; ca?: string[]; ALPNProtocols?: string[] };
     data: State;
     socket: Handlers;
+    allowHalfOpen?: boolean;
   }): Promise<BunSocket>;
 }
 interface Handlers {
@@ -237,6 +238,9 @@ async function open(ns: BunNamespace, options: CheckedConnectOptions, abort: Abo
     tls,
     data: state,
     socket: handlers,
+    // Half-open, as in Deno and Node here: the peer's FIN ends our reading,
+    // and a later write meets the peer's EPIPE instead of a silent close.
+    allowHalfOpen: true,
   });
   state.socket = socket;
   if (handshake) {

@@ -20,14 +20,15 @@ import {
   type Connection,
   type NetAddress,
 } from "../connection.ts";
-import type { ConnectionError } from "../errors/connection_error.ts";
-import { cancelledError, connectionErrorFor, guardConnect, wrapStreams } from "./common.ts";
+import { ConnectionError } from "../errors/connection_error.ts";
+import { cancelledError, connectionErrorFor, guardConnect } from "./common.ts";
 
 // The few parts of the Deno namespace used here, typed locally so that this
 // file type-checks (and loads) outside Deno too.
 interface DenoConn {
-  readonly readable: ReadableStream<Uint8Array>;
-  readonly writable: WritableStream<Uint8Array>;
+  read(buffer: Uint8Array): Promise<number | null>;
+  write(data: Uint8Array): Promise<number>;
+  closeWrite(): Promise<void>;
   readonly remoteAddr: { hostname?: string; port?: number };
   readonly localAddr: { hostname?: string; port?: number };
   close(): void;
@@ -108,6 +109,18 @@ async function open(ns: DenoNamespace, options: CheckedConnectOptions, abort: Ab
   }
 }
 
+const READ_SIZE = 64 * 1024;
+
+function closedError(options: CheckedConnectOptions, operation: "read" | "write"): ConnectionError {
+  return new ConnectionError("closed", {
+    host: options.hostname,
+    port: options.port,
+    operation,
+    runtime: "deno",
+    message: `The connection to ${options.hostname}:${options.port} is already closed`,
+  });
+}
+
 function address(addr: { hostname?: string; port?: number }, fallback: NetAddress): NetAddress {
   return { hostname: addr.hostname ?? fallback.hostname, port: addr.port ?? fallback.port };
 }
@@ -126,15 +139,50 @@ class DenoConnection implements Connection {
     this.#conn = conn;
     this.remoteAddr = address(conn.remoteAddr, { hostname: options.hostname, port: options.port });
     this.localAddr = address(conn.localAddr, { hostname: "", port: 0 });
-    const streams = wrapStreams(conn, (error, operation) => {
-      // After our own close (or the caller's abort), Deno reports a
-      // BadResource or Interrupted: the first error is the one that matters.
+    const fail = (error: unknown, operation: "read" | "write"): ConnectionError => {
+      // After our own close (or the caller's abort), Deno reports BadResource
+      // or Interrupted: the first error is the one that matters.
       if (this.#error) return this.#error;
-      if (this.#closed) return connectionErrorFor(new Error("closed"), options, "deno", operation);
+      if (this.#closed) return closedError(options, operation);
       return (this.#error = connectionErrorFor(error, options, "deno", operation));
+    };
+    // conn.read/write rather than conn.readable/writable: Deno closes the
+    // whole resource when its readable ends, which would turn a half-closed
+    // connection's next write into BadResource instead of the peer's EPIPE.
+    this.readable = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const buffer = new Uint8Array(READ_SIZE);
+        let n: number | null;
+        try {
+          n = await conn.read(buffer);
+        } catch (error) {
+          controller.error(fail(error, "read"));
+          return;
+        }
+        if (n === null) controller.close();
+        else controller.enqueue(buffer.subarray(0, n));
+      },
+      cancel: () => this.close(),
+    }, { highWaterMark: 0 });
+    this.writable = new WritableStream<Uint8Array>({
+      async write(chunk) {
+        try {
+          for (let offset = 0; offset < chunk.byteLength;) {
+            offset += await conn.write(chunk.subarray(offset));
+          }
+        } catch (error) {
+          throw fail(error, "write");
+        }
+      },
+      async close() {
+        try {
+          await conn.closeWrite();
+        } catch (error) {
+          throw fail(error, "write");
+        }
+      },
+      abort: () => this.close(),
     });
-    this.readable = streams.readable;
-    this.writable = streams.writable;
     const signal = options.signal;
     if (signal) {
       const onAbort = () => {

@@ -65,7 +65,9 @@ function open(options: CheckedConnectOptions, abort: AbortSignal): Promise<net.S
         ca: options.tls.caCerts,
         ALPNProtocols: options.tls.alpnProtocols,
       })
-      : net.connect({ host: options.hostname, port: options.port });
+      // Half-open like Deno and Bun: the peer's FIN ends our reading, not
+      // our writing.
+      : net.connect({ host: options.hostname, port: options.port, allowHalfOpen: true });
     const ready = options.tls ? "secureConnect" : "connect";
     const cleanup = () => {
       socket.off(ready, onReady);

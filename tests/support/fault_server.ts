@@ -42,6 +42,8 @@ if (process.argv[3] === "stall") {
     }),
     // Sends part of a reply and closes cleanly (FIN).
     closeEarly: await listen((socket) => socket.end("partial")),
+    // Sends part of a reply and closes both ways: later writes meet an RST.
+    hangUp: await listen((socket) => socket.end("partial", () => socket.destroy())),
     // Answers a TLS ClientHello with plain text, then closes.
     plainText: await listen((socket) => {
       socket.once("data", () => socket.end("HTTP/1.1 400 Bad Request\r\n\r\n"));

@@ -12,6 +12,7 @@ export interface FaultPorts {
   reset: number;
   resetAfterGreeting: number;
   closeEarly: number;
+  hangUp: number;
   plainText: number;
   echo: number;
   silent: number;

@@ -93,7 +93,7 @@ export const scenarios: Record<string, Scenario> = {
         await conn.close();
       }
     }),
-  "writing after the peer reset (broken pipe)": (connect, { ports }) =>
+  "writing after the peer reset": (connect, { ports }) =>
     outcome(async () => {
       const conn = await connect({ hostname: "127.0.0.1", port: ports.reset });
       try {
@@ -101,6 +101,21 @@ export const scenarios: Record<string, Scenario> = {
         const chunk = new Uint8Array(64 * 1024);
         for (let i = 0; i < 200; i++) {
           await writer.write(chunk);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        throw new Error("every write succeeded");
+      } finally {
+        await conn.close();
+      }
+    }),
+  "writing after the peer closed (broken pipe)": (connect, { ports }) =>
+    outcome(async () => {
+      const conn = await connect({ hostname: "127.0.0.1", port: ports.hangUp });
+      try {
+        await readAll(conn);
+        const writer = conn.writable.getWriter();
+        for (let i = 0; i < 200; i++) {
+          await writer.write(new Uint8Array(1024));
           await new Promise((r) => setTimeout(r, 5));
         }
         throw new Error("every write succeeded");
@@ -159,7 +174,8 @@ export const expected: Record<string, Outcome | Outcome[]> = {
   "refused on ::1": ["refused", "skipped: no ::1"],
   "refused on localhost": "refused",
   "reset while reading": "reset",
-  "writing after the peer reset (broken pipe)": ["broken_pipe", "reset"],
+  "writing after the peer reset": "reset",
+  "writing after the peer closed (broken pipe)": "broken_pipe",
   "unexpected EOF reads as the end of the stream": "ok",
   "a read cut by the signal": "cancelled",
   "connect timeout": "timeout",
