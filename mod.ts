@@ -39,3 +39,29 @@ export type { ExecutionContext, Policy } from "./src/policies/types.ts";
 export type { Event, Subscription } from "./src/policies/events.ts";
 export { connect } from "./src/connect.ts";
 export type { Connection, ConnectOptions, NetAddress, TlsOptions } from "./src/connection.ts";
+export {
+  type Backoff,
+  type BackoffJitter,
+  ConstantBackoff,
+  constantBackoff,
+  ExponentialBackoff,
+  exponentialBackoff,
+  type ExponentialBackoffOptions,
+  MAX_DELAY_MS,
+} from "./src/policies/backoff.ts";
+export {
+  retry,
+  type RetryDelayInfo,
+  type RetryEvent,
+  type RetryGiveUpEvent,
+  type RetryGiveUpReason,
+  type RetryOptions,
+  RetryPolicy,
+  type RetryPredicate,
+  type RetrySuccessEvent,
+} from "./src/policies/retry.ts";
+export {
+  type RetryBudget,
+  retryBudget,
+  type RetryBudgetOptions,
+} from "./src/policies/retry_budget.ts";
