@@ -5,7 +5,7 @@ import { connect as nodeConnect } from "../src/adapters/node.ts";
 import { connect as denoConnect } from "../src/adapters/deno.ts";
 import { connect as bunConnect } from "../src/adapters/bun.ts";
 import { type FaultPorts, type Running, runtimeName, startFaultServer } from "./support/faults.ts";
-import { type ConnectFn, hasIPv6Loopback, scenarios } from "./support/scenarios.ts";
+import { type ConnectFn, expected, hasIPv6Loopback, scenarios } from "./support/scenarios.ts";
 
 test("detectRuntime() names the runtime running the tests, Deno and Bun before Node", () => {
   const expected = runtimeName.startsWith("node") ? "node" : runtimeName;
@@ -60,6 +60,13 @@ describe(`parity of every connect API under ${runtimeName}`, () => {
       const outcomes: Record<string, string> = {};
       for (const [api, fn] of Object.entries(apis)) {
         outcomes[api] = await scenario(fn, { ports: server.ports, ipv6 });
+      }
+      const want = expected[name];
+      if (Array.isArray(want)) {
+        // Where the runtime itself is ambiguous, each API must still land
+        // inside the documented set.
+        for (const got of Object.values(outcomes)) assert.ok(want.includes(got), `${name}: ${JSON.stringify(outcomes)}`);
+        if (want.length > 1) return;
       }
       const distinct = new Set(Object.values(outcomes));
       assert.equal(distinct.size, 1, `${name}: ${JSON.stringify(outcomes)}`);

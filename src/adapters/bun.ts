@@ -189,6 +189,8 @@ const handlers: Handlers = {
   },
 };
 
+export type { Connection, ConnectOptions, NetAddress, TlsOptions } from "../connection.ts";
+
 /**
  * Opens a TCP (or TLS) connection with `Bun.connect`.
  *

@@ -50,6 +50,8 @@ function deno(): DenoNamespace {
   return ns;
 }
 
+export type { Connection, ConnectOptions, NetAddress, TlsOptions } from "../connection.ts";
+
 /**
  * Opens a TCP (or TLS) connection with `Deno.connect`/`Deno.startTls`.
  *
@@ -103,7 +105,21 @@ async function open(ns: DenoNamespace, options: CheckedConnectOptions, abort: Ab
     return tls;
   } catch (error) {
     close(tcp);
-    throw abort.aborted ? abort.reason : error;
+    if (abort.aborted) throw abort.reason;
+    // A peer that hangs up mid-handshake is UnexpectedEof to Deno and a
+    // "disconnected before secure TLS connection" to Node and Bun: TLS never
+    // started, which is the one thing all three agree on.
+    if ((error as { name?: unknown })?.name === "UnexpectedEof") {
+      throw new ConnectionError("tls", {
+        host: options.hostname,
+        port: options.port,
+        operation: "tls",
+        runtime: "deno",
+        cause: error,
+        message: `${options.hostname}:${options.port} closed the connection during the TLS handshake`,
+      });
+    }
+    throw error;
   } finally {
     abort.removeEventListener("abort", onAbort);
   }

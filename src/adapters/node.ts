@@ -14,8 +14,8 @@
  * @module
  */
 
-import * as net from "node:net";
-import * as tls from "node:tls";
+import type * as Net from "node:net";
+import type * as Tls from "node:tls";
 import type { Buffer } from "node:buffer";
 import {
   checkConnectOptions,
@@ -27,6 +27,8 @@ import { ConnectionError } from "../errors/connection_error.ts";
 import type { ConnectionOperation } from "../errors/kinds.ts";
 import { detectRuntime, type RuntimeName } from "../runtime.ts";
 import { cancelledError, connectionErrorFor, guardConnect } from "./common.ts";
+
+export type { Connection, ConnectOptions, NetAddress, TlsOptions } from "../connection.ts";
 
 /**
  * Opens a TCP (or TLS) connection with `node:net`/`node:tls`.
@@ -44,17 +46,41 @@ import { cancelledError, connectionErrorFor, guardConnect } from "./common.ts";
  */
 export function connect(options: ConnectOptions): Promise<Connection> {
   let checked: CheckedConnectOptions;
+  let modules: Modules;
   try {
     checked = checkConnectOptions(options);
+    modules = builtins();
   } catch (error) {
     return Promise.reject(error);
   }
   const runtime = detectRuntime();
-  return guardConnect(checked, runtime, (abort) => open(checked, abort), (socket) => socket.destroy())
+  return guardConnect(checked, runtime, (abort) => open(modules, checked, abort), (socket) => socket.destroy())
     .then((socket) => new NodeConnection(socket, checked, runtime));
 }
 
-function open(options: CheckedConnectOptions, abort: AbortSignal): Promise<net.Socket> {
+interface Modules {
+  net: typeof Net;
+  tls: typeof Tls;
+}
+
+let modules: Modules | undefined;
+
+// process.getBuiltinModule (Node ≥ 22.3, Deno, Bun) instead of `import
+// "node:net"`: no node: specifier appears in the library, so a browser or
+// Workers bundle of the package root never meets one.
+function builtins(): Modules {
+  if (modules) return modules;
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  if (typeof proc?.getBuiltinModule !== "function") {
+    throw new TypeError("Cannot connect as the node adapter needs node:net (Node ≥ 22.3, Deno or Bun)");
+  }
+  return modules = {
+    net: proc.getBuiltinModule("node:net") as typeof Net,
+    tls: proc.getBuiltinModule("node:tls") as typeof Tls,
+  };
+}
+
+function open({ net, tls }: Modules, options: CheckedConnectOptions, abort: AbortSignal): Promise<Net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = options.tls
       ? tls.connect({
@@ -99,11 +125,11 @@ class NodeConnection implements Connection {
   readonly writable: WritableStream<Uint8Array>;
   readonly remoteAddr: { hostname: string; port: number };
   readonly localAddr: { hostname: string; port: number };
-  #socket: net.Socket;
+  #socket: Net.Socket;
   #error: ConnectionError | undefined;
   #closed: Promise<void>;
 
-  constructor(socket: net.Socket, options: CheckedConnectOptions, runtime: RuntimeName) {
+  constructor(socket: Net.Socket, options: CheckedConnectOptions, runtime: RuntimeName) {
     this.#socket = socket;
     this.remoteAddr = { hostname: socket.remoteAddress ?? options.hostname, port: socket.remotePort ?? options.port };
     this.localAddr = { hostname: socket.localAddress ?? "", port: socket.localPort ?? 0 };

@@ -86,21 +86,45 @@ export interface ConnectionErrorOptions {
   hint?: string;
 }
 
-/** The plain object {@link ConnectionError.toJSON} returns. */
+/**
+ * The plain object {@link ConnectionError.toJSON} returns.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionError, type ConnectionErrorJSON } from "@faultline/faultline";
+ *
+ * const json: ConnectionErrorJSON = new ConnectionError("reset").toJSON();
+ * console.log(json.kind); // "reset"
+ * ```
+ */
 export interface ConnectionErrorJSON {
+  /** Always `"ConnectionError"`. */
   name: "ConnectionError";
+  /** See {@link ConnectionError.kind}. */
   kind: ConnectionErrorKind;
+  /** See `Error.message`. */
   message: string;
+  /** See {@link ConnectionError.code}. */
   code: string | undefined;
+  /** See {@link ConnectionError.retryable}. */
   retryable: boolean;
+  /** See {@link ConnectionError.runtime}. */
   runtime: RuntimeName;
+  /** See {@link ConnectionError.operation}. */
   operation: ConnectionOperation | undefined;
+  /** See {@link ConnectionError.host}. */
   host: string | undefined;
+  /** See {@link ConnectionError.port}. */
   port: number | undefined;
+  /** See {@link ConnectionError.hint}. */
   hint: string;
+  /** For `dns` only. */
   hostname?: string | undefined;
+  /** For `dns` only. */
   temporary?: boolean;
+  /** For `timeout` only. */
   timeoutMs?: number | undefined;
+  /** A summary of the original error: never the whole object, which may not serialize. */
   cause?: { name: string; message: string; code?: string | number };
 }
 
@@ -156,12 +180,14 @@ export class ConnectionError<K extends ConnectionErrorKind = ConnectionErrorKind
   readonly port: number | undefined;
   /** One line: the likely causes and the first thing to check. */
   readonly hint: string;
+  // `declare`: set only for their own kinds, so other kinds carry no
+  // undefined own properties.
   /** For `dns`: the name that did not resolve. */
-  readonly hostname?: string | undefined;
+  declare readonly hostname?: string | undefined;
   /** For `dns`: whether the failure may pass. */
-  readonly temporary?: boolean;
+  declare readonly temporary?: boolean;
   /** For `timeout`: the limit that ran out. */
-  readonly timeoutMs?: number | undefined;
+  declare readonly timeoutMs?: number | undefined;
 
   /** Builds a connection error of `kind`; see {@link ConnectionErrorOptions}. */
   constructor(kind: K, options: ConnectionErrorOptions = {}) {

@@ -75,6 +75,7 @@ const BY_CODE: Record<string, Match> = Object.assign(Object.create(null), {
   ABORT_ERR: m("cancelled"),
   UND_ERR_ABORTED: m("cancelled"),
   UND_ERR_SOCKET: m("closed"),
+  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: m("closed"),
   UND_ERR_CLOSED: m("closed"),
   ERR_SOCKET_CLOSED: m("closed"),
   ERR_STREAM_PREMATURE_CLOSE: m("closed"),
@@ -108,6 +109,7 @@ const BY_NAME: Record<string, Match> = Object.assign(Object.create(null), {
   NetworkUnreachable: m("unreachable"),
   HostUnreachable: m("unreachable"),
   AbortError: m("cancelled"),
+  DNSException: m("dns", false),
 });
 
 /**
@@ -133,6 +135,7 @@ const BY_MESSAGE: ReadonlyArray<readonly [string, Match]> = [
   ["before secure tls connection", m("tls")],
   ["wrong version number", m("tls")],
   ["connection closed before message completed", m("closed")],
+  ["error reading a body from connection", m("closed")],
   ["unexpected end of file", m("closed")],
   ["unexpected eof", m("closed")],
   ["other side closed", m("closed")],
@@ -195,12 +198,12 @@ function classifyNode(node: object, byMessage: boolean): Found | undefined {
           match = m("tls");
         }
       }
-      if (match !== undefined) return { match, node, code };
+      if (match !== undefined) return { match: refineAbort(node, match), node, code };
     }
     const name = str(read(node, "name"));
     if (name !== undefined) {
       const match = BY_NAME[name];
-      if (match !== undefined) return { match, node, code };
+      if (match !== undefined) return { match: refineAbort(node, match), node, code };
     }
     return undefined;
   }
@@ -212,6 +215,19 @@ function classifyNode(node: object, byMessage: boolean): Found | undefined {
     if (lower.includes(phrase)) return { match, node, code };
   }
   return undefined;
+}
+
+/**
+ * Node and Bun wrap an `AbortSignal.timeout()` abort as an AbortError whose
+ * cause is the TimeoutError: that is a timeout, not the caller cancelling.
+ */
+function refineAbort(node: object, match: Match): Match {
+  if (match.kind !== "cancelled") return match;
+  const cause = read(node, "cause");
+  if (typeof cause === "object" && cause !== null && read(cause, "name") === "TimeoutError") {
+    return m("timeout");
+  }
+  return match;
 }
 
 /**

@@ -48,6 +48,8 @@ if (process.argv[3] === "stall") {
     plainText: await listen((socket) => {
       socket.once("data", () => socket.end("HTTP/1.1 400 Bad Request\r\n\r\n"));
     }),
+    // Accepts and closes at once, without a byte.
+    closeAtOnce: await listen((socket) => socket.end()),
     // Echoes, for the happy path.
     echo: await listen((socket) => socket.pipe(socket)),
     // Accepts and never answers.

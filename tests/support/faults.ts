@@ -14,6 +14,7 @@ export interface FaultPorts {
   closeEarly: number;
   hangUp: number;
   plainText: number;
+  closeAtOnce: number;
   echo: number;
   silent: number;
 }

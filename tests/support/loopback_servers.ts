@@ -22,7 +22,10 @@ export interface LoopbackServer {
  * What the server does with each accepted connection.
  * - `reset`: wait `delayMs` (default 50) then `resetAndDestroy()` (TCP RST).
  * - `reset-on-data`: RST as soon as the first bytes from the client arrive.
- * - `close`: read and discard everything, send FIN at once (clean close, no answer).
+ * - `close`: read and discard everything, send FIN at once (clean close, no answer); the
+ *   server keeps reading (half-close) until the client ends.
+ * - `close-now`: `destroy()` right after accept, before anything is read: a FIN, then the kernel
+ *   answers any later data from the client with RST.
  * - `stall`: read and discard everything, never answer, never close.
  * - `garbage`: on the first bytes, answer `HTTP/1.1 400 Bad Request\r\n\r\n` and FIN.
  * - `partial`: send `partial` (7 bytes) and FIN at once.
@@ -35,6 +38,7 @@ export type Behavior =
   | "reset"
   | "reset-on-data"
   | "close"
+  | "close-now"
   | "stall"
   | "garbage"
   | "partial"
@@ -66,6 +70,9 @@ function onConnection(behavior: Behavior, delayMs: number, socket: net.Socket): 
     case "close":
       socket.resume();
       socket.end();
+      return;
+    case "close-now":
+      socket.destroy();
       return;
     case "stall":
       socket.resume();
