@@ -1,38 +1,20 @@
 /**
- * {@link connect}: the adapter for the current runtime, loaded on first use.
+ * {@link connect}: the adapter for the current runtime.
  *
- * The adapters are imported through computed specifiers on purpose: a
- * bundler (esbuild for a browser, wrangler for Workers) then never pulls
- * `node:net` into a build that cannot run it. Deno, Bun and Node allow such
- * imports; workerd does not, so Workers import
- * `@faultline/faultline/adapters/cloudflare` directly.
+ * Every adapter is imported statically: none touches its runtime at load
+ * time, and none names a `node:` module (the Node adapter asks
+ * `process.getBuiltinModule` when it runs), so importing the package root
+ * works in a browser and in workerd. Workers connect through
+ * `@faultline/faultline/adapters/cloudflare`.
  *
  * @module
  */
 
+import { connect as bunConnect } from "./adapters/bun.ts";
+import { connect as denoConnect } from "./adapters/deno.ts";
+import { connect as nodeConnect } from "./adapters/node.ts";
 import { checkConnectOptions, type ConnectOptions, type Connection } from "./connection.ts";
 import { detectRuntime } from "./runtime.ts";
-
-type Adapter = { connect(options: ConnectOptions): Promise<Connection> };
-
-let loading: Promise<Adapter> | undefined;
-
-function load(): Promise<Adapter> {
-  const runtime = detectRuntime();
-  if (runtime !== "deno" && runtime !== "bun" && runtime !== "node") {
-    return Promise.reject(
-      new TypeError(
-        runtime === "workerd"
-          ? "Cannot connect from the package root in workerd: import connect from '@faultline/faultline/adapters/cloudflare'"
-          : `Cannot connect as raw TCP sockets are not available in this runtime (${runtime})`,
-      ),
-    );
-  }
-  // Unbuilt source is .ts; the npm build is .js. Keep the same extension.
-  const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
-  const specifier = new URL(`./adapters/${runtime}${ext}`, import.meta.url).href;
-  return import(specifier) as Promise<Adapter>;
-}
 
 /**
  * Opens a TCP (or TLS) connection with the current runtime's own API
@@ -54,9 +36,19 @@ function load(): Promise<Adapter> {
  */
 export async function connect(options: ConnectOptions): Promise<Connection> {
   checkConnectOptions(options);
-  const adapter = await (loading ??= load().catch((error) => {
-    loading = undefined;
-    throw error;
-  }));
-  return adapter.connect(options);
+  const runtime = detectRuntime();
+  switch (runtime) {
+    case "deno":
+      return await denoConnect(options);
+    case "bun":
+      return await bunConnect(options);
+    case "node":
+      return await nodeConnect(options);
+    case "workerd":
+      throw new TypeError(
+        "Cannot connect from the package root in workerd: import connect from '@faultline/faultline/adapters/cloudflare'",
+      );
+    default:
+      throw new TypeError(`Cannot connect as raw TCP sockets are not available in this runtime (${runtime})`);
+  }
 }
