@@ -65,3 +65,56 @@ export {
   retryBudget,
   type RetryBudgetOptions,
 } from "./src/policies/retry_budget.ts";
+export {
+  timeout,
+  type TimeoutEvent,
+  type TimeoutOptions,
+  TimeoutPolicy,
+} from "./src/policies/timeout.ts";
+export {
+  fallback,
+  type FallbackEvent,
+  type FallbackOn,
+  type FallbackOptions,
+  FallbackPolicy,
+} from "./src/policies/fallback.ts";
+export {
+  bulkhead,
+  type BulkheadOptions,
+  BulkheadPolicy,
+  BulkheadRejectedError,
+  type BulkheadRejectedEvent,
+} from "./src/policies/bulkhead.ts";
+export { pipeline, type PipelineMember } from "./src/policies/pipeline.ts";
+export {
+  type BreakerOn,
+  type BreakEvent,
+  BrokenCircuitError,
+  CircuitBreaker,
+  circuitBreaker,
+  type CircuitBreakerOptions,
+  type CircuitBreakerSnapshot,
+  type CircuitState,
+  type HalfOpenBackoff,
+  type HalfOpenEvent,
+  type RejectedEvent,
+  type ResetEvent,
+  type StateChangeEvent,
+} from "./src/policies/circuit_breaker.ts";
+export {
+  ConsecutiveFailures,
+  consecutiveFailures,
+  FailureRate,
+  failureRate,
+  type FailureRateOptions,
+  type TripCounter,
+  type TripSnapshot,
+  type TripStrategy,
+} from "./src/policies/breaker_strategies.ts";
+export {
+  type EvictEvent,
+  KeyedCircuitBreaker,
+  keyedCircuitBreaker,
+  type KeyedCircuitBreakerOptions,
+  type KeyedStateChangeEvent,
+} from "./src/policies/keyed_breaker.ts";

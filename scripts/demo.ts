@@ -24,13 +24,17 @@ async function provoke(label: string, run: () => Promise<unknown>): Promise<void
     ? `${raw.name ?? "?"}${raw.code ? ` ${raw.code}` : ""}`
     : String(raw);
   console.log(
-    `${label.padEnd(34)} ${paint(1, error.kind.padEnd(12))} ${paint(2, `retryable=${error.retryable}`.padEnd(16))} ` +
+    `${label.padEnd(34)} ${paint(1, error.kind.padEnd(12))} ${
+      paint(2, `retryable=${error.retryable}`.padEnd(16))
+    } ` +
       `${paint(2, `from ${original}`)}\n${"".padEnd(35)}${paint(36, error.hint)}`,
   );
 }
 
 const encoder = new TextEncoder();
-console.log(`faultline demo on ${detectRuntime()}: real faults on loopback, one normalized error each\n`);
+console.log(
+  `faultline demo on ${detectRuntime()}: real faults on loopback, one normalized error each\n`,
+);
 
 const faults = await startFaultServer("127.0.0.1");
 const stalled = await startStalledListener("127.0.0.1");
@@ -67,7 +71,10 @@ try {
     }
   });
   await provoke("DNS failure", () => connect({ hostname: "no-such-host.invalid", port: 80 }));
-  await provoke("TLS to a plain TCP server", () => connect({ hostname: "127.0.0.1", port: p.plainText, tls: true }));
+  await provoke(
+    "TLS to a plain TCP server",
+    () => connect({ hostname: "127.0.0.1", port: p.plainText, tls: true }),
+  );
   await provoke("cancelled by the caller", () => {
     const controller = new AbortController();
     const pending = connect({ hostname: "127.0.0.1", port: p.silent, signal: controller.signal })
@@ -79,10 +86,15 @@ try {
       });
     return pending;
   });
-  await provoke("a bug in our own code", () => Promise.reject(new TypeError("x.y is not a function")));
+  await provoke(
+    "a bug in our own code",
+    () => Promise.reject(new TypeError("x.y is not a function")),
+  );
 } finally {
   await Promise.all(held.map((c) => c.close()));
   await faults.stop();
   await stalled.stop();
 }
-console.log("\nEvery line above came from a real socket; the kinds are the same under Deno, Bun and Node.");
+console.log(
+  "\nEvery line above came from a real socket; the kinds are the same under Deno, Bun and Node.",
+);

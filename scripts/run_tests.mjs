@@ -2,7 +2,7 @@
 // counts per runtime, and ends with one `N passed, N failed` line for CI.
 // Plain JavaScript so that any Node that runs `npm test` can start it.
 import { spawn } from "node:child_process";
-import { readdirSync, statSync, existsSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -30,8 +30,11 @@ const runtimes = [
     cmd: bin(".bin/deno"),
     args: ["test", "-A", "--no-check", ...files],
     parse: (out) => {
-      const m = out.match(/(?:ok|FAILED) \| (\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?(?: \| (\d+) ignored)?/);
-      return m && { passed: +m[1] + +(m[2] ?? 0), failed: +m[3] + +(m[4] ?? 0), skipped: +(m[5] ?? 0) };
+      const m = out.match(
+        /(?:ok|FAILED) \| (\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?(?: \| (\d+) ignored)?/,
+      );
+      return m &&
+        { passed: +m[1] + +(m[2] ?? 0), failed: +m[3] + +(m[4] ?? 0), skipped: +(m[5] ?? 0) };
     },
   },
   {
@@ -39,7 +42,9 @@ const runtimes = [
     cmd: bin(".bin/bun"),
     args: ["test", "--timeout", "30000", ...files.map((f) => "./" + f)],
     parse: (out) => {
-      const p = out.match(/^\s*(\d+) pass/m), f = out.match(/^\s*(\d+) fail/m), s = out.match(/^\s*(\d+) skip/m);
+      const p = out.match(/^\s*(\d+) pass/m),
+        f = out.match(/^\s*(\d+) fail/m),
+        s = out.match(/^\s*(\d+) skip/m);
       return p && { passed: +p[1], failed: f ? +f[1] : 0, skipped: s ? +s[1] : 0 };
     },
   },
@@ -71,8 +76,14 @@ function run(r) {
     child.stdout.on("data", onData);
     child.stderr.on("data", onData);
     child.on("close", (code) => {
+      // deno-lint-ignore no-control-regex
       const clean = out.replace(/\x1b\[[0-9;]*m/g, "");
-      resolve({ name: r.name, code, counts: r.parse(clean), seconds: (Date.now() - started) / 1000 });
+      resolve({
+        name: r.name,
+        code,
+        counts: r.parse(clean),
+        seconds: (Date.now() - started) / 1000,
+      });
     });
   });
 }
@@ -97,7 +108,9 @@ for (const { name, code, counts, seconds } of results) {
   console.log(
     `${name.padEnd(9)} ${String(c.passed).padStart(6)}  ${String(c.failed).padStart(6)}  ${
       String(c.skipped).padStart(7)
-    }  ${String(code).padStart(4)}  ${seconds.toFixed(1).padStart(7)}${counts ? "" : "  (no summary found)"}`,
+    }  ${String(code).padStart(4)}  ${seconds.toFixed(1).padStart(7)}${
+      counts ? "" : "  (no summary found)"
+    }`,
   );
 }
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);

@@ -69,9 +69,7 @@ const origin = typeof performance !== "undefined" ? performance.timeOrigin : 0;
  * ```
  */
 export const realClock: Clock = {
-  now: typeof performance !== "undefined"
-    ? () => origin + performance.now()
-    : () => Date.now(),
+  now: typeof performance !== "undefined" ? () => origin + performance.now() : () => Date.now(),
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
   sleep(ms, signal) {

@@ -13,7 +13,7 @@
 import { connect as bunConnect } from "./adapters/bun.ts";
 import { connect as denoConnect } from "./adapters/deno.ts";
 import { connect as nodeConnect } from "./adapters/node.ts";
-import { checkConnectOptions, type ConnectOptions, type Connection } from "./connection.ts";
+import { checkConnectOptions, type Connection, type ConnectOptions } from "./connection.ts";
 import { detectRuntime } from "./runtime.ts";
 
 /**
@@ -49,6 +49,8 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
         "Cannot connect from the package root in workerd: import connect from '@faultline/faultline/adapters/cloudflare'",
       );
     default:
-      throw new TypeError(`Cannot connect as raw TCP sockets are not available in this runtime (${runtime})`);
+      throw new TypeError(
+        `Cannot connect as raw TCP sockets are not available in this runtime (${runtime})`,
+      );
   }
 }

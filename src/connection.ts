@@ -106,7 +106,12 @@ export interface CheckedConnectOptions {
   timeout: number | undefined;
 }
 
-function fail(Ctor: typeof TypeError | typeof RangeError, option: string, rule: string, value: unknown): never {
+function fail(
+  Ctor: typeof TypeError | typeof RangeError,
+  option: string,
+  rule: string,
+  value: unknown,
+): never {
   let shown: string;
   try {
     shown = typeof value === "string" ? JSON.stringify(value) : String(value);
@@ -121,7 +126,9 @@ function fail(Ctor: typeof TypeError | typeof RangeError, option: string, rule: 
  * `RangeError` naming the option, never a network error.
  */
 export function checkConnectOptions(options: ConnectOptions): CheckedConnectOptions {
-  if (typeof options !== "object" || options === null) fail(TypeError, "options", "an object", options);
+  if (typeof options !== "object" || options === null) {
+    fail(TypeError, "options", "an object", options);
+  }
   const { hostname, port, tls, signal, timeout } = options;
   if (typeof hostname !== "string") fail(TypeError, "hostname", "a string", hostname);
   if (hostname.length === 0) fail(TypeError, "hostname", "a non-empty string", hostname);
@@ -130,18 +137,25 @@ export function checkConnectOptions(options: ConnectOptions): CheckedConnectOpti
     fail(RangeError, "port", "an integer from 0 to 65535", port);
   }
   if (timeout !== undefined) {
-    if (typeof timeout !== "number") fail(TypeError, "timeout", "a number of milliseconds", timeout);
+    if (typeof timeout !== "number") {
+      fail(TypeError, "timeout", "a number of milliseconds", timeout);
+    }
     if (Number.isNaN(timeout) || timeout < 0) {
       fail(RangeError, "timeout", "a non-negative number of milliseconds", timeout);
     }
   }
-  if (signal !== undefined && (typeof signal !== "object" || signal === null || typeof signal.aborted !== "boolean")) {
+  if (
+    signal !== undefined &&
+    (typeof signal !== "object" || signal === null || typeof signal.aborted !== "boolean")
+  ) {
     fail(TypeError, "signal", "an AbortSignal", signal);
   }
   let checkedTls: TlsOptions | undefined;
   if (tls === true) checkedTls = {};
   else if (tls !== undefined && tls !== false) {
-    if (typeof tls !== "object" || tls === null) fail(TypeError, "tls", "a boolean or an object", tls);
+    if (typeof tls !== "object" || tls === null) {
+      fail(TypeError, "tls", "a boolean or an object", tls);
+    }
     if (tls.serverName !== undefined && typeof tls.serverName !== "string") {
       fail(TypeError, "tls.serverName", "a string", tls.serverName);
     }
@@ -151,7 +165,11 @@ export function checkConnectOptions(options: ConnectOptions): CheckedConnectOpti
     if (tls.alpnProtocols !== undefined && !Array.isArray(tls.alpnProtocols)) {
       fail(TypeError, "tls.alpnProtocols", "an array of strings", tls.alpnProtocols);
     }
-    checkedTls = { serverName: tls.serverName, caCerts: tls.caCerts, alpnProtocols: tls.alpnProtocols };
+    checkedTls = {
+      serverName: tls.serverName,
+      caCerts: tls.caCerts,
+      alpnProtocols: tls.alpnProtocols,
+    };
   }
   return {
     hostname,

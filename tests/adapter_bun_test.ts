@@ -25,6 +25,10 @@ describe("Bun.connect adapter", { skip: isBun ? false : "runs only under Bun" },
   }
 });
 
-test("the Bun adapter outside Bun rejects with a TypeError that says so", { skip: isBun }, async () => {
-  await assert.rejects(connect({ hostname: "127.0.0.1", port: 1 }), TypeError);
-});
+test(
+  "the Bun adapter outside Bun rejects with a TypeError that says so",
+  { skip: isBun },
+  async () => {
+    await assert.rejects(connect({ hostname: "127.0.0.1", port: 1 }), TypeError);
+  },
+);

@@ -25,6 +25,10 @@ describe("Deno.connect adapter", { skip: isDeno ? false : "runs only under Deno"
   }
 });
 
-test("the Deno adapter outside Deno rejects with a TypeError that says so", { skip: isDeno }, async () => {
-  await assert.rejects(connect({ hostname: "127.0.0.1", port: 1 }), TypeError);
-});
+test(
+  "the Deno adapter outside Deno rejects with a TypeError that says so",
+  { skip: isDeno },
+  async () => {
+    await assert.rejects(connect({ hostname: "127.0.0.1", port: 1 }), TypeError);
+  },
+);

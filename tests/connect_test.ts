@@ -65,7 +65,9 @@ describe(`parity of every connect API under ${runtimeName}`, () => {
       if (Array.isArray(want)) {
         // Where the runtime itself is ambiguous, each API must still land
         // inside the documented set.
-        for (const got of Object.values(outcomes)) assert.ok(want.includes(got), `${name}: ${JSON.stringify(outcomes)}`);
+        for (const got of Object.values(outcomes)) {
+          assert.ok(want.includes(got), `${name}: ${JSON.stringify(outcomes)}`);
+        }
         if (want.length > 1) return;
       }
       const distinct = new Set(Object.values(outcomes));

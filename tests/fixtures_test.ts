@@ -24,7 +24,10 @@ function rebuild(e: unknown): unknown {
   const s = e as Serialized;
   const out = Object.create(Error.prototype) as Record<string, unknown>;
   for (const [k, v] of Object.entries(s)) {
-    if (k === "constructorName" || k === "isAggregate" || k === "ownKeys" || k === "cause" || k === "errors") continue;
+    if (
+      k === "constructorName" || k === "isAggregate" || k === "ownKeys" || k === "cause" ||
+      k === "errors"
+    ) continue;
     out[k] = v;
   }
   if (s.cause !== undefined) out.cause = rebuild(s.cause);
@@ -44,8 +47,12 @@ function expectedKind(scenario: string): string | string[] {
   if (scenario === "reset-before-response" || scenario === "broken-pipe-upload") return "reset";
   if (scenario === "tls-garbage-reply" || scenario === "tls-accept-close") return "tls";
   if (scenario === "tls-accept-reset") return ["reset", "tls"];
-  if (scenario.startsWith("abort-during") || scenario.startsWith("already-aborted")) return "cancelled";
-  if (scenario.includes("signal-timeout") || scenario === "connect-timeout-signal") return "timeout";
+  if (scenario.startsWith("abort-during") || scenario.startsWith("already-aborted")) {
+    return "cancelled";
+  }
+  if (scenario.includes("signal-timeout") || scenario === "connect-timeout-signal") {
+    return "timeout";
+  }
   if (scenario.startsWith("eaddrinuse")) return "address_in_use";
   if (scenario.startsWith("eaddrnotavail")) return "address_unavailable";
   return "?";
@@ -57,7 +64,11 @@ function expectedKind(scenario: string): string | string[] {
  */
 const LIMITS: Array<[RegExp, string, string]> = [
   // Bun's fetch reports every mid-stream fault as ECONNRESET.
-  [/^bun fetch (eof-no-response|eof-partial-body|reset-during-body|tls-accept-close) /, "reset", "Bun fetch says ECONNRESET"],
+  [
+    /^bun fetch (eof-no-response|eof-partial-body|reset-during-body|tls-accept-close) /,
+    "reset",
+    "Bun fetch says ECONNRESET",
+  ],
   // A node:net write callback after the socket died gets ERR_STREAM_DESTROYED
   // or ECANCELED; the adapter reports the socket's own error instead.
   [/ node:net broken-pipe-after-rst write\(\) callback$/, "unknown", "write after destroy"],
@@ -67,7 +78,11 @@ const LIMITS: Array<[RegExp, string, string]> = [
   // Deno's TLS handshake: UnexpectedEof (the adapter reports tls), and
   // Interrupted after our own close (the adapter reports cancelled/timeout).
   [/^deno Deno\.connectTls tls-accept-close /, "closed", "UnexpectedEof"],
-  [/^deno Deno\.connectTls (already-aborted-signal|stalled-server-handshake) /, "unknown", "Interrupted"],
+  [
+    /^deno Deno\.connectTls (already-aborted-signal|stalled-server-handshake) /,
+    "unknown",
+    "Interrupted",
+  ],
 ];
 
 for (const runtime of ["node22", "node24", "deno", "bun"]) {

@@ -16,8 +16,8 @@
 import {
   checkConnectOptions,
   type CheckedConnectOptions,
-  type ConnectOptions,
   type Connection,
+  type ConnectOptions,
   type NetAddress,
 } from "../connection.ts";
 import { ConnectionError } from "../errors/connection_error.ts";
@@ -76,7 +76,9 @@ interface State {
 function bun(): BunNamespace {
   const ns = (globalThis as { Bun?: BunNamespace }).Bun;
   if (!ns || typeof ns.connect !== "function") {
-    throw new TypeError("Cannot connect as the Bun adapter needs the Bun runtime: use connect() from the package root");
+    throw new TypeError(
+      "Cannot connect as the Bun adapter needs the Bun runtime: use connect() from the package root",
+    );
   }
   return ns;
 }
@@ -120,13 +122,15 @@ function settleAll(state: State, error: ConnectionError | undefined): void {
   if (state.handshake) {
     const { reject } = state.handshake;
     state.handshake = undefined;
-    reject(error ?? new ConnectionError("tls", {
-      host: state.options.hostname,
-      port: state.options.port,
-      operation: "tls",
-      runtime: "bun",
-      message: "The peer closed the connection during the TLS handshake",
-    }));
+    reject(
+      error ?? new ConnectionError("tls", {
+        host: state.options.hostname,
+        port: state.options.port,
+        operation: "tls",
+        runtime: "bun",
+        message: "The peer closed the connection during the TLS handshake",
+      }),
+    );
   }
   const controller = state.controller;
   if (controller && !state.ended) {
@@ -183,7 +187,12 @@ const handlers: Handlers = {
     if (success && !authorizationError) waiting.resolve();
     else {
       waiting.reject(
-        connectionErrorFor(authorizationError ?? new Error("TLS handshake failed"), state.options, "bun", "tls"),
+        connectionErrorFor(
+          authorizationError ?? new Error("TLS handshake failed"),
+          state.options,
+          "bun",
+          "tls",
+        ),
       );
     }
   },
@@ -221,7 +230,11 @@ export function connect(options: ConnectOptions): Promise<Connection> {
     .then((socket) => new BunConnection(socket, checked));
 }
 
-async function open(ns: BunNamespace, options: CheckedConnectOptions, abort: AbortSignal): Promise<BunSocket> {
+async function open(
+  ns: BunNamespace,
+  options: CheckedConnectOptions,
+  abort: AbortSignal,
+): Promise<BunSocket> {
   const state: State = { options, early: [], ended: false, closed: false };
   const tls = options.tls
     ? {
@@ -271,7 +284,10 @@ class BunConnection implements Connection {
   constructor(socket: BunSocket, options: CheckedConnectOptions) {
     this.#socket = socket;
     const state = socket.data;
-    this.remoteAddr = { hostname: socket.remoteAddress ?? options.hostname, port: socket.remotePort ?? options.port };
+    this.remoteAddr = {
+      hostname: socket.remoteAddress ?? options.hostname,
+      port: socket.remotePort ?? options.port,
+    };
     this.localAddr = { hostname: socket.localAddress ?? "", port: socket.localPort ?? 0 };
     this.readable = new ReadableStream<Uint8Array>({
       start(controller) {

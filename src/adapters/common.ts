@@ -70,7 +70,8 @@ export async function guardConnect<T>(
           operation,
           runtime,
           timeoutMs: timeout,
-          message: `Timed out after ${timeout} ms connecting to ${options.hostname}:${options.port}`,
+          message:
+            `Timed out after ${timeout} ms connecting to ${options.hostname}:${options.port}`,
         });
         controller.abort(error);
         reject(error);

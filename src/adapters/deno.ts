@@ -16,8 +16,8 @@
 import {
   checkConnectOptions,
   type CheckedConnectOptions,
-  type ConnectOptions,
   type Connection,
+  type ConnectOptions,
   type NetAddress,
 } from "../connection.ts";
 import { ConnectionError } from "../errors/connection_error.ts";
@@ -45,7 +45,9 @@ interface DenoNamespace {
 function deno(): DenoNamespace {
   const ns = (globalThis as { Deno?: DenoNamespace }).Deno;
   if (!ns || typeof ns.connect !== "function") {
-    throw new TypeError("Cannot connect as the Deno adapter needs the Deno runtime: use connect() from the package root");
+    throw new TypeError(
+      "Cannot connect as the Deno adapter needs the Deno runtime: use connect() from the package root",
+    );
   }
   return ns;
 }
@@ -87,7 +89,11 @@ function close(conn: DenoConn): void {
   }
 }
 
-async function open(ns: DenoNamespace, options: CheckedConnectOptions, abort: AbortSignal): Promise<DenoConn> {
+async function open(
+  ns: DenoNamespace,
+  options: CheckedConnectOptions,
+  abort: AbortSignal,
+): Promise<DenoConn> {
   const tcp = await ns.connect({ hostname: options.hostname, port: options.port, signal: abort });
   if (!options.tls) return tcp;
   // TLS over a TCP connection we own, so that an abort or a timeout during
@@ -116,7 +122,8 @@ async function open(ns: DenoNamespace, options: CheckedConnectOptions, abort: Ab
         operation: "tls",
         runtime: "deno",
         cause: error,
-        message: `${options.hostname}:${options.port} closed the connection during the TLS handshake`,
+        message:
+          `${options.hostname}:${options.port} closed the connection during the TLS handshake`,
       });
     }
     throw error;

@@ -20,8 +20,8 @@ import type { Buffer } from "node:buffer";
 import {
   checkConnectOptions,
   type CheckedConnectOptions,
-  type ConnectOptions,
   type Connection,
+  type ConnectOptions,
 } from "../connection.ts";
 import { ConnectionError } from "../errors/connection_error.ts";
 import type { ConnectionOperation } from "../errors/kinds.ts";
@@ -54,7 +54,12 @@ export function connect(options: ConnectOptions): Promise<Connection> {
     return Promise.reject(error);
   }
   const runtime = detectRuntime();
-  return guardConnect(checked, runtime, (abort) => open(modules, checked, abort), (socket) => socket.destroy())
+  return guardConnect(
+    checked,
+    runtime,
+    (abort) => open(modules, checked, abort),
+    (socket) => socket.destroy(),
+  )
     .then((socket) => new NodeConnection(socket, checked, runtime));
 }
 
@@ -72,7 +77,9 @@ function builtins(): Modules {
   if (modules) return modules;
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
   if (typeof proc?.getBuiltinModule !== "function") {
-    throw new TypeError("Cannot connect as the node adapter needs node:net (Node ≥ 22.3, Deno or Bun)");
+    throw new TypeError(
+      "Cannot connect as the node adapter needs node:net (Node ≥ 22.3, Deno or Bun)",
+    );
   }
   return modules = {
     net: proc.getBuiltinModule("node:net") as typeof Net,
@@ -80,7 +87,11 @@ function builtins(): Modules {
   };
 }
 
-function open({ net, tls }: Modules, options: CheckedConnectOptions, abort: AbortSignal): Promise<Net.Socket> {
+function open(
+  { net, tls }: Modules,
+  options: CheckedConnectOptions,
+  abort: AbortSignal,
+): Promise<Net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = options.tls
       ? tls.connect({
@@ -131,7 +142,10 @@ class NodeConnection implements Connection {
 
   constructor(socket: Net.Socket, options: CheckedConnectOptions, runtime: RuntimeName) {
     this.#socket = socket;
-    this.remoteAddr = { hostname: socket.remoteAddress ?? options.hostname, port: socket.remotePort ?? options.port };
+    this.remoteAddr = {
+      hostname: socket.remoteAddress ?? options.hostname,
+      port: socket.remotePort ?? options.port,
+    };
     this.localAddr = { hostname: socket.localAddress ?? "", port: socket.localPort ?? 0 };
     this.#closed = new Promise((resolve) => socket.once("close", () => resolve()));
     const fail = (error: unknown, operation: ConnectionOperation): ConnectionError => {

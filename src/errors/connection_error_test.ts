@@ -35,7 +35,9 @@ function describeKind(e: AnyConnectionError): string {
 }
 
 test("ConnectionError narrows by kind in an exhaustive switch", () => {
-  const dns = normalizeError(Object.assign(new Error("x"), { code: "EAI_AGAIN", hostname: "a.invalid" }));
+  const dns = normalizeError(
+    Object.assign(new Error("x"), { code: "EAI_AGAIN", hostname: "a.invalid" }),
+  );
   assert.equal(describeKind(dns), "dns a.invalid temporary=true");
   const t = new ConnectionError("timeout", { timeoutMs: 50 }) as AnyConnectionError;
   assert.equal(describeKind(t), "timeout 50");
@@ -57,9 +59,24 @@ test("ConnectionError gives every kind a message, a hint and a retryable flag", 
 });
 
 test("ConnectionError marks cancelled, unknown, tls and permanent dns as not retryable", () => {
-  const no: ConnectionErrorKind[] = ["cancelled", "unknown", "tls", "address_in_use", "address_unavailable"];
+  const no: ConnectionErrorKind[] = [
+    "cancelled",
+    "unknown",
+    "tls",
+    "address_in_use",
+    "address_unavailable",
+  ];
   for (const kind of no) assert.equal(new ConnectionError(kind).retryable, false, kind);
-  const yes: ConnectionErrorKind[] = ["refused", "reset", "aborted", "broken_pipe", "closed", "timeout", "unreachable", "connect_failed"];
+  const yes: ConnectionErrorKind[] = [
+    "refused",
+    "reset",
+    "aborted",
+    "broken_pipe",
+    "closed",
+    "timeout",
+    "unreachable",
+    "connect_failed",
+  ];
   for (const kind of yes) assert.equal(new ConnectionError(kind).retryable, true, kind);
   assert.equal(new ConnectionError("dns", { temporary: false }).retryable, false);
   assert.equal(new ConnectionError("dns", { temporary: true }).retryable, true);
@@ -73,7 +90,14 @@ test("ConnectionError brackets IPv6 hosts in messages and hints", () => {
 
 test("ConnectionError.toJSON() is plain and survives JSON.stringify", () => {
   const cause = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
-  const e = new ConnectionError("refused", { host: "127.0.0.1", port: 1, code: "ECONNREFUSED", cause, operation: "connect", runtime: "node" });
+  const e = new ConnectionError("refused", {
+    host: "127.0.0.1",
+    port: 1,
+    code: "ECONNREFUSED",
+    cause,
+    operation: "connect",
+    runtime: "node",
+  });
   const json = JSON.parse(JSON.stringify(e));
   assert.deepEqual(json, {
     name: "ConnectionError",
@@ -97,7 +121,11 @@ test("ConnectionError.toJSON() copes with a cyclic or hostile cause", () => {
   const cyclic: Record<string, unknown> = { name: "X" };
   cyclic.self = cyclic;
   assert.doesNotThrow(() => JSON.stringify(new ConnectionError("reset", { cause: cyclic })));
-  const hostile = new Proxy({}, { get() { throw new Error("trap"); } });
+  const hostile = new Proxy({}, {
+    get() {
+      throw new Error("trap");
+    },
+  });
   assert.doesNotThrow(() => JSON.stringify(new ConnectionError("reset", { cause: hostile })));
 });
 

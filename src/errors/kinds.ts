@@ -47,7 +47,14 @@ export type ConnectionErrorKind =
  * const op: ConnectionOperation = "connect";
  * ```
  */
-export type ConnectionOperation = "connect" | "read" | "write" | "lookup" | "tls" | "fetch" | "listen";
+export type ConnectionOperation =
+  | "connect"
+  | "read"
+  | "write"
+  | "lookup"
+  | "tls"
+  | "fetch"
+  | "listen";
 
 /**
  * Every {@link ConnectionErrorKind}, in the order of the README's table.

@@ -301,7 +301,10 @@ export function normalizeError(error: unknown, context?: NormalizeContext): AnyC
  * `"unknown"` error: what the policies use to decide, allocation-free for
  * errors that are not connection failures. Internal.
  */
-export function recognize(error: unknown, context?: NormalizeContext): AnyConnectionError | undefined {
+export function recognize(
+  error: unknown,
+  context?: NormalizeContext,
+): AnyConnectionError | undefined {
   if (hasBrand(error)) return error as AnyConnectionError;
   if (typeof error !== "object" || error === null) return undefined;
   const found = safeSearch(error);

@@ -177,9 +177,26 @@ test("normalizeError() never throws on hostile input", () => {
   const huge = new Error("x".repeat(5_000_000));
   const weirdCode = withCode("x", { code: 23 });
   const inputs: unknown[] = [
-    undefined, null, 0, NaN, "ECONNREFUSED", Symbol("s"), 10n, () => {}, [], {},
-    throwingGetter, trapAll, revocable.proxy, cyclic, deep, frozen, huge, weirdCode,
-    Object.create(null), new AggregateError([trapAll, cyclic, null, 1]),
+    undefined,
+    null,
+    0,
+    NaN,
+    "ECONNREFUSED",
+    Symbol("s"),
+    10n,
+    () => {},
+    [],
+    {},
+    throwingGetter,
+    trapAll,
+    revocable.proxy,
+    cyclic,
+    deep,
+    frozen,
+    huge,
+    weirdCode,
+    Object.create(null),
+    new AggregateError([trapAll, cyclic, null, 1]),
   ];
   for (const input of inputs) {
     const e = normalizeError(input);

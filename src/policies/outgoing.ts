@@ -5,8 +5,9 @@
  * @module
  */
 
-import type { AnyConnectionError } from "../errors/connection_error.ts";
+import { type AnyConnectionError, ConnectionError, hasBrand } from "../errors/connection_error.ts";
 import { recognize } from "../errors/normalize_error.ts";
+import { detectRuntime } from "../runtime.ts";
 
 /**
  * The {@link ConnectionError} for `error` when it is a recognized connection
@@ -19,4 +20,19 @@ export function recognizeConnectionError(error: unknown): AnyConnectionError | u
 /** What a policy rethrows: the ConnectionError when recognized, else `error` untouched. */
 export function outgoing(error: unknown): unknown {
   return recognize(error) ?? error;
+}
+
+/**
+ * The error for a call the caller's signal ended: its reason when that is a
+ * ConnectionError already (a timeout's), else kind `cancelled` with the
+ * reason as `cause`.
+ */
+export function cancelledBy(signal: AbortSignal): AnyConnectionError {
+  const reason: unknown = signal.reason;
+  if (hasBrand(reason)) return reason as AnyConnectionError;
+  return new ConnectionError("cancelled", {
+    message: "Cancelled by the caller's AbortSignal",
+    cause: reason,
+    runtime: detectRuntime(),
+  }) as AnyConnectionError;
 }

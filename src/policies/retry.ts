@@ -7,18 +7,23 @@
  * @module
  */
 
-import { type Clock, realClock } from "../clock.ts";
-import { ConnectionError } from "../errors/connection_error.ts";
+import type { Clock } from "../clock.ts";
 import type { AnyConnectionError } from "../errors/connection_error.ts";
 import { CONNECTION_ERROR_KINDS, type ConnectionErrorKind } from "../errors/kinds.ts";
-import { hasBrand } from "../errors/connection_error.ts";
 import { type Backoff, exponentialBackoff, MAX_DELAY_MS } from "./backoff.ts";
 import { Context } from "./context.ts";
 import { Emitter, type Event } from "./events.ts";
-import { recognizeConnectionError } from "./outgoing.ts";
-import { checkClock, type RetryBudget } from "./retry_budget.ts";
+import { cancelledBy, recognizeConnectionError } from "./outgoing.ts";
+import type { RetryBudget } from "./retry_budget.ts";
 import type { ExecutionContext, Policy } from "./types.ts";
-import { duration, fn as checkFn, optionsObject, rangeError, typeError } from "./validate.ts";
+import {
+  clock as checkClock,
+  duration,
+  fn as checkFn,
+  optionsObject,
+  rangeError,
+  typeError,
+} from "./validate.ts";
 
 /**
  * Decides whether a failed attempt is retried: `error` is what the operation
@@ -214,13 +219,6 @@ function clampDelay(ms: unknown): number {
   return typeof ms === "number" && ms > 0 ? (ms < MAX_DELAY_MS ? ms : MAX_DELAY_MS) : 0;
 }
 
-/** The error a call rejects with when its signal aborts. */
-function cancelled(signal: AbortSignal): unknown {
-  const reason: unknown = signal.reason;
-  if (hasBrand(reason)) return reason;
-  return new ConnectionError("cancelled", { cause: reason });
-}
-
 /**
  * Runs operations again when they fail in a way worth retrying. Create it
  * with {@link retry}.
@@ -337,7 +335,7 @@ export class RetryPolicy implements Policy {
       this.#budget = budget;
     }
 
-    this.#clock = clock === undefined ? realClock : checkClock(api, clock);
+    this.#clock = checkClock(api, clock);
     this.#random = random === undefined ? Math.random : checkFn(api, "random", random);
   }
 
@@ -473,7 +471,7 @@ export class RetryPolicy implements Policy {
 
   /** The error to reject with when `signal` aborted after `attempts` attempts; fires onGiveUp. */
   #cancel(signal: AbortSignal, attempts: number): unknown {
-    const error = cancelled(signal);
+    const error = cancelledBy(signal);
     this.#gaveUp(attempts, "cancelled", error, undefined, true);
     return error;
   }

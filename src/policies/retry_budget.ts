@@ -13,8 +13,8 @@
  * @module
  */
 
-import { type Clock, realClock } from "../clock.ts";
-import { duration, optionsObject, rangeError, typeError } from "./validate.ts";
+import type { Clock } from "../clock.ts";
+import { clock as checkClock, duration, optionsObject, rangeError, typeError } from "./validate.ts";
 
 /**
  * What {@link retry} asks before each retry, through its `budget` option.
@@ -166,7 +166,7 @@ export function retryBudget(options?: RetryBudgetOptions): RetryBudget {
     : finiteNonNegative(api, "minRetriesPerSecond", minOption);
   const windowMs = windowOption === undefined ? 10_000 : duration(api, "windowMs", windowOption);
   if (windowMs === 0) rangeError(api, "windowMs", "a finite positive number of milliseconds", 0);
-  const clock = clockOption === undefined ? realClock : checkClock(api, clockOption);
+  const clock = checkClock(api, clockOption);
   return new SlidingRetryBudget(ratio, perSecond * windowMs / 1000, windowMs, clock);
 }
 
@@ -175,16 +175,4 @@ function finiteNonNegative(api: string, option: string, value: unknown): number 
   if (typeof value !== "number") typeError(api, option, rule, value);
   if (!(value >= 0) || !Number.isFinite(value)) rangeError(api, option, rule, value);
   return value;
-}
-
-/** A clock: an object whose `now` and `sleep` are functions. Internal. */
-export function checkClock(api: string, value: unknown): Clock {
-  const c = value as Partial<Clock> | null;
-  if (
-    typeof c !== "object" || c === null || typeof c.now !== "function" ||
-    typeof c.sleep !== "function"
-  ) {
-    typeError(api, "clock", "a Clock (an object with now() and sleep())", value);
-  }
-  return c as Clock;
 }

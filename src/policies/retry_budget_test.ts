@@ -148,7 +148,7 @@ describe("retryBudget()", () => {
       [
         { clock: {} },
         "TypeError",
-        "Cannot create retryBudget as 'clock' must be a Clock (an object with now() and sleep()): current value is {}",
+        "Cannot create retryBudget as 'clock' must be a Clock (now, setTimeout, clearTimeout and sleep): current value is {}",
       ],
       [
         42,

@@ -920,7 +920,7 @@ describe("retry(): options", () => {
     [
       { clock: { now: () => 0 } },
       "TypeError",
-      "Cannot create retry as 'clock' must be a Clock (an object with now() and sleep()): current value is {}",
+      "Cannot create retry as 'clock' must be a Clock (now, setTimeout, clearTimeout and sleep): current value is {}",
     ],
     [
       { random: 0.5 },

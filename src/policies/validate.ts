@@ -5,6 +5,8 @@
  * @module
  */
 
+import { type Clock, realClock } from "../clock.ts";
+
 function show(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (typeof value === "function") return "a function";
@@ -79,6 +81,23 @@ export function ratio(api: string, option: string, value: unknown, exclusiveZero
 export function fn<F>(api: string, option: string, value: unknown): F {
   if (typeof value !== "function") typeError(api, option, "a function", value);
   return value as F;
+}
+
+/**
+ * A {@link Clock}: `undefined` gives the real clock. Every method a policy
+ * may call is checked, so a half clock fails here and not mid-call.
+ */
+export function clock(api: string, value: unknown): Clock {
+  if (value === undefined) return realClock;
+  const c = value as Partial<Clock> | null;
+  if (
+    typeof c !== "object" || c === null || typeof c.now !== "function" ||
+    typeof c.setTimeout !== "function" || typeof c.clearTimeout !== "function" ||
+    typeof c.sleep !== "function"
+  ) {
+    typeError(api, "clock", "a Clock (now, setTimeout, clearTimeout and sleep)", value);
+  }
+  return c as Clock;
 }
 
 /** An options bag: a plain object or undefined. */

@@ -54,7 +54,9 @@ export function startFaultServer(host = "127.0.0.1"): Promise<Running<FaultPorts
 }
 
 /** Starts a listener whose process never accepts: connects to it hang. */
-export async function startStalledListener(host = "127.0.0.1"): Promise<Running<{ stall: number }>> {
+export async function startStalledListener(
+  host = "127.0.0.1",
+): Promise<Running<{ stall: number }>> {
   return await startChild<{ stall: number }>([host, "stall"]);
 }
 

@@ -137,7 +137,11 @@ export const scenarios: Record<string, Scenario> = {
   "a read cut by the signal": (connect, { ports }) =>
     outcome(async () => {
       const controller = new AbortController();
-      const conn = await connect({ hostname: "127.0.0.1", port: ports.silent, signal: controller.signal });
+      const conn = await connect({
+        hostname: "127.0.0.1",
+        port: ports.silent,
+        signal: controller.signal,
+      });
       try {
         const reading = conn.readable.getReader().read();
         setTimeout(() => controller.abort(new Error("enough")), 20);
@@ -152,8 +156,15 @@ export const scenarios: Record<string, Scenario> = {
     try {
       // The first few connections fill the backlog; then SYNs are dropped.
       for (let i = 0; i < 16; i++) {
-        const result = await connect({ hostname: "127.0.0.1", port: stalled.ports.stall, timeout: 300 })
-          .then((conn) => (held.push(conn), "ok"), (error) => error instanceof ConnectionError ? error.kind : String(error));
+        const result = await connect({
+          hostname: "127.0.0.1",
+          port: stalled.ports.stall,
+          timeout: 300,
+        })
+          .then(
+            (conn) => (held.push(conn), "ok"),
+            (error) => error instanceof ConnectionError ? error.kind : String(error),
+          );
         if (result !== "ok") return result;
       }
       return "ok";
@@ -162,13 +173,20 @@ export const scenarios: Record<string, Scenario> = {
       await stalled.stop();
     }
   },
-  "DNS failure": (connect) => outcome(() => connect({ hostname: "no-such-host.invalid", port: 80 })),
+  "DNS failure": (connect) =>
+    outcome(() => connect({ hostname: "no-such-host.invalid", port: 80 })),
   "TLS handshake against a plain TCP server": (connect, { ports }) =>
-    outcome(() => connect({ hostname: "127.0.0.1", port: ports.plainText, tls: true, timeout: 5000 })),
+    outcome(() =>
+      connect({ hostname: "127.0.0.1", port: ports.plainText, tls: true, timeout: 5000 })
+    ),
   "TLS handshake against a server that hangs up": (connect, { ports }) =>
-    outcome(() => connect({ hostname: "127.0.0.1", port: ports.closeAtOnce, tls: true, timeout: 5000 })),
+    outcome(() =>
+      connect({ hostname: "127.0.0.1", port: ports.closeAtOnce, tls: true, timeout: 5000 })
+    ),
   "an already aborted signal": (connect, { ports }) =>
-    outcome(() => connect({ hostname: "127.0.0.1", port: ports.echo, signal: AbortSignal.abort() })),
+    outcome(() =>
+      connect({ hostname: "127.0.0.1", port: ports.echo, signal: AbortSignal.abort() })
+    ),
 };
 
 export const expected: Record<string, Outcome | Outcome[]> = {

@@ -1,0 +1,253 @@
+/**
+ * {@link bulkhead}: at most `limit` operations at a time, up to `queue` more
+ * waiting their turn, and an immediate {@link BulkheadRejectedError} beyond
+ * that, so one slow dependency cannot take every connection or every request.
+ *
+ * @module
+ */
+
+import { Context } from "./context.ts";
+import { Emitter, type Event } from "./events.ts";
+import { cancelledBy, outgoing } from "./outgoing.ts";
+import type { ExecutionContext, Policy } from "./types.ts";
+import {
+  fn as checkFunction,
+  nonNegativeInteger,
+  optionsObject,
+  positiveInteger,
+} from "./validate.ts";
+
+/** Options for {@link bulkhead}. */
+export interface BulkheadOptions {
+  /** How many calls may wait for a slot; 0 (the default) rejects at once when all are taken. */
+  queue?: number;
+  /** A listener subscribed to {@link BulkheadPolicy.onRejected} at construction. */
+  onRejected?: (event: BulkheadRejectedEvent) => void;
+}
+
+/**
+ * What {@link BulkheadPolicy.onRejected} listeners receive.
+ *
+ * @example
+ * ```ts
+ * import { bulkhead, type BulkheadRejectedEvent } from "@faultline/faultline";
+ *
+ * const policy = bulkhead(10, { queue: 100 });
+ * policy.onRejected((e: BulkheadRejectedEvent) => console.warn(`shed load at ${e.limit}+${e.queue}`));
+ * ```
+ */
+export interface BulkheadRejectedEvent {
+  /** The bulkhead's `limit`. */
+  readonly limit: number;
+  /** The bulkhead's `queue`. */
+  readonly queue: number;
+  /** The error the call rejected with. */
+  readonly error: BulkheadRejectedError;
+}
+
+/**
+ * The error of a call that found every slot and every queue place taken. It
+ * is not a connection failure: the operation was never called.
+ *
+ * @example
+ * ```ts
+ * import { bulkhead, BulkheadRejectedError } from "@faultline/faultline";
+ *
+ * const policy = bulkhead(1);
+ * const first = policy.execute(() => new Promise((r) => setTimeout(r, 10)));
+ * try {
+ *   await policy.execute(() => "never runs");
+ * } catch (e) {
+ *   if (e instanceof BulkheadRejectedError) console.log(e.limit, e.queue); // 1 0
+ * }
+ * await first;
+ * ```
+ */
+export class BulkheadRejectedError extends Error {
+  /** The bulkhead's `limit`. */
+  readonly limit: number;
+  /** The bulkhead's `queue`. */
+  readonly queue: number;
+
+  /** Made by the bulkhead; `limit` and `queue` are the bulkhead's settings. */
+  constructor(limit: number, queue: number) {
+    super(
+      `Bulkhead is full: ${limit} call${limit === 1 ? "" : "s"} executing and ${queue} queued`,
+    );
+    this.name = "BulkheadRejectedError";
+    this.limit = limit;
+    this.queue = queue;
+  }
+}
+
+/**
+ * A call waiting for a slot, in a doubly linked list so that an abort takes it
+ * out in O(1). It is its own abort listener (`handleEvent`): no closure.
+ */
+class Waiter {
+  prev: Waiter | undefined = undefined;
+  next: Waiter | undefined = undefined;
+  resolve!: () => void;
+  reject!: (error: unknown) => void;
+  #abandon: (waiter: Waiter) => void;
+  readonly signal: AbortSignal | undefined;
+
+  constructor(abandon: (waiter: Waiter) => void, signal: AbortSignal | undefined) {
+    this.#abandon = abandon;
+    this.signal = signal;
+  }
+
+  handleEvent(): void {
+    this.#abandon(this);
+  }
+}
+
+/**
+ * The policy {@link bulkhead} returns. `executing` and `queued` say how full
+ * it is.
+ *
+ * @example
+ * ```ts
+ * import { bulkhead, type BulkheadPolicy } from "@faultline/faultline";
+ *
+ * const policy: BulkheadPolicy = bulkhead(2, { queue: 10 });
+ * await Promise.all([1, 2, 3].map((n) => policy.execute(async () => n * 2)));
+ * console.log(policy.executing, policy.queued); // 0 0
+ * ```
+ */
+export class BulkheadPolicy implements Policy {
+  /** How many calls may run at once. */
+  readonly limit: number;
+  /** How many calls may wait for a slot. */
+  readonly queue: number;
+  #executing = 0;
+  #queued = 0;
+  #first: Waiter | undefined = undefined;
+  #last: Waiter | undefined = undefined;
+  #rejected = new Emitter<BulkheadRejectedEvent>();
+
+  /** Subscribes to rejections: a listener is told of each call turned away. */
+  readonly onRejected: Event<BulkheadRejectedEvent> = this.#rejected.subscribe;
+
+  /** Use {@link bulkhead}. */
+  constructor(limit: number, options?: BulkheadOptions) {
+    const opts = optionsObject<BulkheadOptions>("bulkhead", options);
+    this.limit = positiveInteger("bulkhead", "limit", limit);
+    const queue = opts.queue;
+    this.queue = queue === undefined ? 0 : nonNegativeInteger("bulkhead", "queue", queue);
+    const onRejected = opts.onRejected;
+    if (onRejected !== undefined) {
+      this.#rejected.subscribe(
+        checkFunction<(event: BulkheadRejectedEvent) => void>("bulkhead", "onRejected", onRejected),
+      );
+    }
+  }
+
+  /** Calls running now. */
+  get executing(): number {
+    return this.#executing;
+  }
+
+  /** Calls waiting for a slot now. */
+  get queued(): number {
+    return this.#queued;
+  }
+
+  /**
+   * Runs `fn` when a slot is free: at once, after waiting in the queue, or
+   * not at all (a {@link BulkheadRejectedError}) when the queue is full too.
+   * An abort of `signal` while waiting leaves the queue at once and rejects
+   * with a `"cancelled"` {@link ConnectionError}.
+   */
+  async execute<T>(
+    fn: (ctx: ExecutionContext) => T | Promise<T>,
+    signal?: AbortSignal,
+    attempt?: number,
+  ): Promise<T> {
+    if (signal?.aborted) throw cancelledBy(signal);
+    if (this.#executing < this.limit) {
+      this.#executing++;
+    } else if (this.#queued < this.queue) {
+      // A slot is handed over by release(): `executing` already counts this call.
+      await this.#wait(signal);
+      if (signal?.aborted) {
+        this.#release();
+        throw cancelledBy(signal);
+      }
+    } else {
+      const error = new BulkheadRejectedError(this.limit, this.queue);
+      if (this.#rejected.has) this.#rejected.emit({ limit: this.limit, queue: this.queue, error });
+      throw error;
+    }
+    try {
+      return await fn(new Context(signal, attempt ?? 1));
+    } catch (error) {
+      throw outgoing(error);
+    } finally {
+      this.#release();
+    }
+  }
+
+  #wait(signal: AbortSignal | undefined): Promise<void> {
+    const waiter = new Waiter(this.#abandon, signal);
+    const promise = new Promise<void>((resolve, reject) => {
+      waiter.resolve = resolve;
+      waiter.reject = reject;
+    });
+    waiter.prev = this.#last;
+    if (this.#last) this.#last.next = waiter;
+    else this.#first = waiter;
+    this.#last = waiter;
+    this.#queued++;
+    signal?.addEventListener("abort", waiter);
+    return promise;
+  }
+
+  #unlink(waiter: Waiter): void {
+    if (waiter.prev) waiter.prev.next = waiter.next;
+    else this.#first = waiter.next;
+    if (waiter.next) waiter.next.prev = waiter.prev;
+    else this.#last = waiter.prev;
+    waiter.prev = waiter.next = undefined;
+    this.#queued--;
+    waiter.signal?.removeEventListener("abort", waiter);
+  }
+
+  /** A queued call's signal aborted. One function per policy, shared by its waiters. */
+  #abandon = (waiter: Waiter): void => {
+    this.#unlink(waiter);
+    waiter.reject(cancelledBy(waiter.signal!));
+  };
+
+  #release(): void {
+    const next = this.#first;
+    if (next === undefined) {
+      this.#executing--;
+      return;
+    }
+    this.#unlink(next);
+    next.resolve();
+  }
+}
+
+/**
+ * A policy that lets at most `limit` calls run at once and `queue` more wait
+ * for a slot (first come, first served); a call beyond both rejects at once
+ * with {@link BulkheadRejectedError}, without calling the operation. A waiting
+ * call whose signal aborts leaves the queue at once, rejecting with a
+ * `"cancelled"` {@link ConnectionError}. A slot is freed however the
+ * operation ends, thrown errors included.
+ *
+ * `limit` must be a positive integer, `queue` a non-negative integer.
+ *
+ * @example
+ * ```ts
+ * import { bulkhead } from "@faultline/faultline";
+ *
+ * const db = bulkhead(10, { queue: 50 });
+ * const rows = await db.execute(async () => [1, 2, 3]);
+ * ```
+ */
+export function bulkhead(limit: number, options?: BulkheadOptions): BulkheadPolicy {
+  return new BulkheadPolicy(limit, options);
+}

@@ -1,0 +1,187 @@
+/**
+ * {@link fallback}: when an operation fails in a way it handles, a fallback
+ * gives a value instead (a cached answer, a default, a degraded result).
+ *
+ * @module
+ */
+
+import type { AnyConnectionError } from "../errors/connection_error.ts";
+import { CONNECTION_ERROR_KINDS, type ConnectionErrorKind } from "../errors/kinds.ts";
+import { normalizeError } from "../errors/normalize_error.ts";
+import { BulkheadRejectedError } from "./bulkhead.ts";
+import { Context } from "./context.ts";
+import { Emitter, type Event } from "./events.ts";
+import { cancelledBy, outgoing, recognizeConnectionError } from "./outgoing.ts";
+import type { ExecutionContext } from "./types.ts";
+import { fn as checkFunction, optionsObject, typeError } from "./validate.ts";
+
+/**
+ * Which errors a {@link fallback} handles: a kind, a list of kinds, or a
+ * predicate given the error as thrown and as {@link normalizeError} sees it
+ * (`kind: "unknown"` for what it does not recognize).
+ */
+export type FallbackOn =
+  | ConnectionErrorKind
+  | readonly ConnectionErrorKind[]
+  | ((error: unknown, normalized: AnyConnectionError) => boolean);
+
+/** Options for {@link fallback}. */
+export interface FallbackOptions {
+  /**
+   * Which errors to handle. By default: every recognized connection failure
+   * except `"cancelled"`, plus a {@link BulkheadRejectedError} and a
+   * `BrokenCircuitError` (the load was shed or the circuit is open: what a
+   * fallback is for). Not the caller's own cancellation, not a bug.
+   */
+  on?: FallbackOn;
+  /** A listener subscribed to {@link FallbackPolicy.onFallback} at construction. */
+  onFallback?: (event: FallbackEvent) => void;
+}
+
+/**
+ * What {@link FallbackPolicy.onFallback} listeners receive.
+ *
+ * @example
+ * ```ts
+ * import { fallback, type FallbackEvent } from "@faultline/faultline";
+ *
+ * const policy = fallback([]);
+ * policy.onFallback((e: FallbackEvent) => console.warn("served the fallback after", e.error));
+ * ```
+ */
+export interface FallbackEvent {
+  /** The error that was handled, as it would have left the policy. */
+  readonly error: unknown;
+  /** The attempt (from a retry outside the fallback), counting from 1. */
+  readonly attempt: number;
+}
+
+/**
+ * The default `on`: connection failures but the caller's own cancellation,
+ * and the rejections of an open circuit or a full bulkhead. The breaker's
+ * error is known by name so this file does not depend on the breaker.
+ */
+function handledByDefault(error: unknown): boolean {
+  const recognized = recognizeConnectionError(error);
+  if (recognized !== undefined) return recognized.kind !== "cancelled";
+  if (error instanceof BulkheadRejectedError) return true;
+  return error instanceof Error && error.name === "BrokenCircuitError";
+}
+
+type Decide = (error: unknown) => boolean;
+
+const KINDS: ReadonlySet<unknown> = new Set(CONNECTION_ERROR_KINDS);
+
+function decider(on: unknown): Decide {
+  if (on === undefined) return handledByDefault;
+  if (typeof on === "function") {
+    const predicate = on as (error: unknown, normalized: AnyConnectionError) => boolean;
+    return (error) => predicate(error, normalizeError(error)) === true;
+  }
+  const kinds = typeof on === "string" ? [on] : on;
+  if (!Array.isArray(kinds) || kinds.some((k) => !KINDS.has(k))) {
+    typeError("fallback", "on", "a kind, an array of kinds or a predicate", on);
+  }
+  // Copied: a later change to the caller's array changes nothing.
+  const set = new Set<string>(kinds as string[]);
+  return (error) => {
+    const kind = recognizeConnectionError(error)?.kind;
+    return kind !== undefined && set.has(kind);
+  };
+}
+
+/**
+ * The policy {@link fallback} returns; `R` is the type of the fallback value.
+ *
+ * @example
+ * ```ts
+ * import { fallback, type FallbackPolicy } from "@faultline/faultline";
+ *
+ * const policy: FallbackPolicy<string> = fallback("offline");
+ * console.log(await policy.execute(() => Promise.reject(Object.assign(new Error("x"), { code: "ECONNREFUSED" }))));
+ * // "offline"
+ * ```
+ */
+export class FallbackPolicy<R> {
+  #value: unknown;
+  #isFunction: boolean;
+  #decide: Decide;
+  #fallback = new Emitter<FallbackEvent>();
+
+  /** Subscribes to fallbacks: a listener is told each time the fallback value is served. */
+  readonly onFallback: Event<FallbackEvent> = this.#fallback.subscribe;
+
+  /** Use {@link fallback}. */
+  constructor(valueOrFn: R | ((error: unknown) => R | Promise<R>), options?: FallbackOptions) {
+    const opts = optionsObject<FallbackOptions>("fallback", options);
+    this.#value = valueOrFn;
+    this.#isFunction = typeof valueOrFn === "function";
+    this.#decide = decider(opts.on);
+    const onFallback = opts.onFallback;
+    if (onFallback !== undefined) {
+      this.#fallback.subscribe(
+        checkFunction<(event: FallbackEvent) => void>("fallback", "onFallback", onFallback),
+      );
+    }
+  }
+
+  /**
+   * Runs `fn`; when it fails with an error this policy handles, resolves with
+   * the fallback value (calling the fallback function with the error) instead.
+   * Other errors leave as {@link ConnectionError} when recognized, else as
+   * thrown.
+   */
+  async execute<T>(
+    fn: (ctx: ExecutionContext) => T | Promise<T>,
+    signal?: AbortSignal,
+    attempt?: number,
+  ): Promise<T | R> {
+    if (signal?.aborted) throw cancelledBy(signal);
+    try {
+      return await fn(new Context(signal, attempt ?? 1));
+    } catch (error) {
+      const out = outgoing(error);
+      // A predicate that throws is a bug in the caller's code: its error leaves as is.
+      if (!this.#decide(error)) throw out;
+      if (this.#fallback.has) this.#fallback.emit({ error: out, attempt: attempt ?? 1 });
+      if (!this.#isFunction) return this.#value as R;
+      try {
+        return await (this.#value as (error: unknown) => R | Promise<R>)(out);
+      } catch (fallbackError) {
+        throw outgoing(fallbackError);
+      }
+    }
+  }
+}
+
+/**
+ * A policy that serves a fallback when the operation fails with an error it
+ * handles (see {@link FallbackOptions.on}; by default every connection
+ * failure but the caller's own cancellation, an open circuit and a full
+ * bulkhead). `valueOrFn` is the value itself, or a function given the error
+ * (a {@link ConnectionError} when recognized) that returns the value or a
+ * promise of it. A function is always called: to fall back to a function
+ * value, wrap it, `fallback(() => myFunction)`. Errors it does not handle
+ * leave as {@link ConnectionError} when recognized, else as thrown.
+ *
+ * In a {@link pipeline}, put it first (outermost) so it sees what every other
+ * policy gave up on.
+ *
+ * @example
+ * ```ts
+ * import { fallback, pipeline, retry, timeout } from "@faultline/faultline";
+ *
+ * const cached = { price: 42 };
+ * const policy = pipeline(fallback(() => cached), retry(), timeout(1000));
+ * const quote = await policy.execute(async ({ signal }) => {
+ *   const res = await fetch("http://127.0.0.1:1/quote", { signal });
+ *   return await res.json();
+ * });
+ * ```
+ */
+export function fallback<R>(
+  valueOrFn: R | ((error: unknown) => R | Promise<R>),
+  options?: FallbackOptions,
+): FallbackPolicy<R> {
+  return new FallbackPolicy<R>(valueOrFn, options);
+}

@@ -1,0 +1,183 @@
+// The operations are async functions on purpose: that is what a policy usually runs.
+// deno-lint-ignore-file require-await
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { type AnyConnectionError, ConnectionError } from "../errors/connection_error.ts";
+import { BulkheadRejectedError } from "./bulkhead.ts";
+import { fallback, type FallbackEvent } from "./fallback.ts";
+
+const refused = (): Error =>
+  Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" });
+
+describe("fallback()", () => {
+  test("fallback() serves a value when the operation fails with a connection error", async () => {
+    const policy = fallback("cached");
+    assert.equal(await policy.execute(() => Promise.reject(refused())), "cached");
+    assert.equal(
+      await policy.execute(() => {
+        throw refused();
+      }),
+      "cached",
+    );
+  });
+
+  test("fallback() returns the operation's value when it succeeds", async () => {
+    const policy = fallback("cached");
+    assert.equal(await policy.execute(() => "fresh"), "fresh");
+    assert.equal(await policy.execute(async () => "fresh"), "fresh");
+  });
+
+  test("fallback() calls a function with the error as a ConnectionError", async () => {
+    const seen: unknown[] = [];
+    const policy = fallback((error) => {
+      seen.push(error);
+      return "computed";
+    });
+    const original = refused();
+    assert.equal(await policy.execute(() => Promise.reject(original)), "computed");
+    assert.ok(seen[0] instanceof ConnectionError);
+    assert.equal((seen[0] as ConnectionError).kind, "refused");
+    assert.equal((seen[0] as ConnectionError).cause, original);
+  });
+
+  test("fallback() awaits an async fallback function", async () => {
+    const policy = fallback(async () => {
+      await Promise.resolve();
+      return 7;
+    });
+    assert.equal(await policy.execute(() => Promise.reject(refused())), 7);
+  });
+
+  test("fallback() always calls a function: wrap it to fall back to a function value", async () => {
+    const useless = () => "I am the value";
+    const policy = fallback(() => useless);
+    assert.equal(await policy.execute<unknown>(() => Promise.reject(refused())), useless);
+  });
+
+  test("fallback() lets a bug and the caller's cancellation through untouched by default", async () => {
+    const policy = fallback("cached");
+    const bug = new TypeError("undefined is not a function");
+    await assert.rejects(policy.execute(() => Promise.reject(bug)), (e) => e === bug);
+    const cancelled = new ConnectionError("cancelled");
+    await assert.rejects(policy.execute(() => Promise.reject(cancelled)), (e) => e === cancelled);
+    const aborted = new DOMException("The operation was aborted.", "AbortError");
+    await assert.rejects(
+      policy.execute(() => Promise.reject(aborted)),
+      (e) => e instanceof ConnectionError && e.kind === "cancelled" && e.cause === aborted,
+    );
+  });
+
+  test("fallback() handles a full bulkhead and an open circuit by default", async () => {
+    const policy = fallback("cached");
+    assert.equal(
+      await policy.execute(() => Promise.reject(new BulkheadRejectedError(1, 0))),
+      "cached",
+    );
+    class BrokenCircuitError extends Error {
+      override name = "BrokenCircuitError";
+    }
+    assert.equal(
+      await policy.execute(() => Promise.reject(new BrokenCircuitError("open"))),
+      "cached",
+    );
+  });
+
+  test("fallback() with on: a list of kinds handles only those kinds", async () => {
+    const policy = fallback("cached", { on: ["timeout", "reset"] });
+    assert.equal(
+      await policy.execute(() => Promise.reject(new ConnectionError("timeout"))),
+      "cached",
+    );
+    await assert.rejects(
+      policy.execute(() => Promise.reject(refused())),
+      (e) => e instanceof ConnectionError && e.kind === "refused",
+    );
+    const single = fallback("cached", { on: "refused" });
+    assert.equal(await single.execute(() => Promise.reject(refused())), "cached");
+  });
+
+  test("fallback() with on: a predicate sees the error and its normalized form", async () => {
+    const calls: Array<[unknown, AnyConnectionError]> = [];
+    const policy = fallback("cached", {
+      on: (error, normalized) => {
+        calls.push([error, normalized]);
+        return normalized.kind === "unknown" && (error as Error).message === "http 503";
+      },
+    });
+    const http = new Error("http 503");
+    assert.equal(await policy.execute(() => Promise.reject(http)), "cached");
+    assert.equal(calls[0]![0], http);
+    assert.equal(calls[0]![1].kind, "unknown");
+    const other = new Error("other");
+    await assert.rejects(policy.execute(() => Promise.reject(other)), (e) => e === other);
+  });
+
+  test("fallback() rejects with what a fallback function throws", async () => {
+    const thrown = new Error("no cache either");
+    const policy = fallback(() => {
+      throw thrown;
+    });
+    await assert.rejects(policy.execute(() => Promise.reject(refused())), (e) => e === thrown);
+  });
+
+  test("fallback() tells onFallback listeners and passes the attempt through", async () => {
+    const fromOption: FallbackEvent[] = [];
+    const policy = fallback(0, { onFallback: (e) => fromOption.push(e) });
+    const events: FallbackEvent[] = [];
+    policy.onFallback((e) => events.push(e));
+    let attempt = 0;
+    await policy.execute(
+      (ctx) => {
+        attempt = ctx.attempt;
+        return Promise.reject(refused());
+      },
+      undefined,
+      2,
+    );
+    assert.equal(attempt, 2);
+    assert.equal(events.length, 1);
+    assert.equal(events[0]!.attempt, 2);
+    assert.equal((events[0]!.error as ConnectionError).kind, "refused");
+    assert.equal(fromOption.length, 1);
+  });
+
+  test("fallback() rejects before calling the operation when the signal has already aborted", async () => {
+    const policy = fallback("cached");
+    let called = false;
+    await assert.rejects(
+      policy.execute(() => (called = true), AbortSignal.abort()),
+      (e) => e instanceof ConnectionError && e.kind === "cancelled",
+    );
+    assert.equal(called, false);
+  });
+
+  test("fallback() validates its options with messages naming them", () => {
+    assert.throws(
+      () => fallback(0, { on: 5 as unknown as "refused" }),
+      (e) => e instanceof TypeError && e.message.includes("'on'"),
+    );
+    assert.throws(
+      () => fallback(0, { on: [1] as unknown as ["refused"] }),
+      (e) => e instanceof TypeError && e.message.includes("'on'"),
+    );
+    assert.throws(
+      () => fallback(0, { on: ["refusd"] as unknown as ["refused"] }),
+      (e) => e instanceof TypeError && e.message.includes("'on'"),
+    );
+    assert.throws(
+      () => fallback(0, { onFallback: 1 as unknown as () => void }),
+      (e) => e instanceof TypeError && e.message.includes("'onFallback'"),
+    );
+    assert.throws(
+      () => fallback(0, "x" as never),
+      (e) => e instanceof TypeError && e.message.includes("'options'"),
+    );
+  });
+
+  test("fallback() copies a list of kinds at construction", async () => {
+    const kinds: Array<"refused" | "reset"> = ["refused"];
+    const policy = fallback("cached", { on: kinds });
+    kinds[0] = "reset";
+    assert.equal(await policy.execute(() => Promise.reject(refused())), "cached");
+  });
+});

@@ -1,0 +1,330 @@
+/**
+ * {@link timeout}: gives up on an operation after a fixed time, aborts the
+ * signal it was given, and rejects with a {@link ConnectionError} of kind
+ * `"timeout"` (which a {@link retry} outside it retries by default).
+ *
+ * All calls of one timeout policy share one clock timer (see
+ * `deadline_queue.ts`), and a call allocates an AbortController only if its
+ * operation reads `ctx.signal`.
+ *
+ * @module
+ */
+
+import type { Clock } from "../clock.ts";
+import { ConnectionError } from "../errors/connection_error.ts";
+import type { ConnectionOperation } from "../errors/kinds.ts";
+import { detectRuntime } from "../runtime.ts";
+import { type DeadlineEntry, DeadlineQueue } from "./deadline_queue.ts";
+import { Emitter, type Event } from "./events.ts";
+import { cancelledBy, outgoing } from "./outgoing.ts";
+import type { ExecutionContext, Policy } from "./types.ts";
+import {
+  clock as checkClock,
+  fn as checkFunction,
+  optionsObject,
+  rangeError,
+  typeError,
+} from "./validate.ts";
+
+/** Options for {@link timeout}. */
+export interface TimeoutOptions {
+  /** The clock that measures the time; {@link realClock} by default. */
+  clock?: Clock;
+  /** Stored as `operation` on the timeout errors, e.g. `"connect"` or `"fetch"`. */
+  operation?: ConnectionOperation;
+  /** A listener subscribed to {@link TimeoutPolicy.onTimeout} at construction. */
+  onTimeout?: (event: TimeoutEvent) => void;
+}
+
+/**
+ * What {@link TimeoutPolicy.onTimeout} listeners receive.
+ *
+ * @example
+ * ```ts
+ * import { timeout, type TimeoutEvent } from "@faultline/faultline";
+ *
+ * const policy = timeout(1000);
+ * policy.onTimeout((e: TimeoutEvent) => console.warn(`attempt ${e.attempt} timed out after ${e.timeoutMs} ms`));
+ * ```
+ */
+export interface TimeoutEvent {
+  /** The limit that ran out. */
+  readonly timeoutMs: number;
+  /** The attempt that timed out (from a retry outside the timeout), counting from 1. */
+  readonly attempt: number;
+  /** The error the call rejects with and the abort reason of its signal. */
+  readonly error: ConnectionError<"timeout">;
+}
+
+const OPERATIONS: readonly ConnectionOperation[] = [
+  "connect",
+  "read",
+  "write",
+  "lookup",
+  "tls",
+  "fetch",
+  "listen",
+];
+
+/** Internal, for tests: the deadline queue behind a timeout policy's calls. */
+export let queueOf: (policy: TimeoutPolicy) => DeadlineQueue;
+
+let capturing: TimeoutCall<unknown> | undefined;
+// A shared executor (no closure per call) that hands the race promise's
+// resolve and reject to the call being started.
+function capture(resolve: (value: never) => void, reject: (error: unknown) => void): void {
+  capturing!.resolve = resolve as (value: unknown) => void;
+  capturing!.reject = reject;
+}
+
+/** What a policy's calls share: its limit, its deadline queue and its event. */
+class TimeoutCore {
+  readonly ms: number;
+  readonly clock: Clock;
+  readonly operation: ConnectionOperation | undefined;
+  readonly queue: DeadlineQueue;
+  readonly emitter: Emitter<TimeoutEvent> = new Emitter<TimeoutEvent>();
+
+  constructor(ms: number, clock: Clock, operation: ConnectionOperation | undefined) {
+    this.ms = ms;
+    this.clock = clock;
+    this.operation = operation;
+    this.queue = new DeadlineQueue(clock);
+  }
+
+  /** Builds the error for a call that ran out of time. */
+  timeoutError(): ConnectionError<"timeout"> {
+    return new ConnectionError("timeout", {
+      message: `Timed out after ${this.ms} ms`,
+      timeoutMs: this.ms,
+      operation: this.operation,
+      runtime: detectRuntime(),
+    });
+  }
+
+  /** Tells the listeners, if any. */
+  emitTimeout(attempt: number, error: ConnectionError<"timeout">): void {
+    if (this.emitter.has) this.emitter.emit({ timeoutMs: this.ms, attempt, error });
+  }
+}
+
+/**
+ * One call: its own execution context (so no other object is made for it), its
+ * entry in the deadline queue, and, as `handleEvent`, the listener on the
+ * caller's signal (an object listener needs no closure).
+ */
+class TimeoutCall<T> implements ExecutionContext, DeadlineEntry {
+  readonly deadline: number;
+  readonly attempt: number;
+  queueState = 0;
+  resolve: ((value: T) => void) | undefined = undefined;
+  reject: ((error: unknown) => void) | undefined = undefined;
+  #policy: TimeoutCore;
+  #caller: AbortSignal | undefined;
+  #controller: AbortController | undefined = undefined;
+  #error: ConnectionError<"timeout"> | undefined = undefined;
+  #listening = false;
+  #settled = false;
+
+  constructor(
+    policy: TimeoutCore,
+    deadline: number,
+    caller: AbortSignal | undefined,
+    attempt: number,
+  ) {
+    this.#policy = policy;
+    this.deadline = deadline;
+    this.#caller = caller;
+    this.attempt = attempt;
+  }
+
+  /** Made on first read: aborts at the deadline or when the caller's signal aborts. */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#error !== undefined) this.#controller.abort(this.#error);
+      else if (this.#caller?.aborted) this.#controller.abort(this.#caller.reason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** Races the operation's promise against the deadline and the caller's signal. */
+  race(value: PromiseLike<T>): Promise<T> {
+    const caller = this.#caller;
+    if (caller !== undefined) {
+      caller.addEventListener("abort", this);
+      this.#listening = true;
+    }
+    capturing = this as TimeoutCall<unknown>;
+    const promise = new Promise<T>(capture);
+    capturing = undefined;
+    // The operation may have aborted the caller's signal before returning.
+    if (caller?.aborted) this.handleEvent();
+    else {
+      try {
+        value.then((v) => this.#ok(v), (e) => this.#fail(e));
+      } catch (error) {
+        this.#fail(error);
+      }
+    }
+    return promise;
+  }
+
+  /** Ends the call's bookkeeping; true the first time only. */
+  finish(): boolean {
+    if (this.#settled) return false;
+    this.#settled = true;
+    this.#policy.queue.remove(this);
+    if (this.#listening) {
+      this.#listening = false;
+      this.#caller!.removeEventListener("abort", this);
+    }
+    return true;
+  }
+
+  #ok(value: T): void {
+    if (this.finish()) this.resolve!(value);
+  }
+
+  #fail(error: unknown): void {
+    if (this.finish()) this.reject!(outgoing(error));
+  }
+
+  /** The deadline passed. */
+  expire(): void {
+    if (this.#settled) return;
+    const error = this.#policy.timeoutError();
+    this.#error = error;
+    this.finish();
+    // Abort first, so that the operation sees the reason it is given up for.
+    this.#controller?.abort(error);
+    this.#policy.emitTimeout(this.attempt, error);
+    this.reject?.(error);
+  }
+
+  /** The caller's signal aborted. */
+  handleEvent(): void {
+    if (!this.finish()) return;
+    const caller = this.#caller!;
+    this.#controller?.abort(caller.reason);
+    this.reject!(cancelledBy(caller));
+  }
+}
+
+/**
+ * The policy {@link timeout} returns.
+ *
+ * @example
+ * ```ts
+ * import { timeout, type TimeoutPolicy } from "@faultline/faultline";
+ *
+ * const policy: TimeoutPolicy = timeout(2000);
+ * const body = await policy.execute(async ({ signal }) => {
+ *   const res = await fetch("https://example.com/", { signal });
+ *   return await res.text();
+ * }).catch((e) => String(e));
+ * ```
+ */
+export class TimeoutPolicy implements Policy {
+  /** The limit, in milliseconds. */
+  readonly ms: number;
+  #core: TimeoutCore;
+
+  /**
+   * Subscribes to timeouts: a listener gets a {@link TimeoutEvent} each time
+   * a call runs out of time.
+   */
+  readonly onTimeout: Event<TimeoutEvent>;
+
+  static {
+    queueOf = (policy) => policy.#core.queue;
+  }
+
+  /** Use {@link timeout}. */
+  constructor(ms: number, options?: TimeoutOptions) {
+    const opts = optionsObject<TimeoutOptions>("timeout", options);
+    if (typeof ms !== "number") {
+      typeError("timeout", "ms", "a finite positive number of milliseconds", ms);
+    }
+    if (!(ms > 0) || !Number.isFinite(ms)) {
+      rangeError("timeout", "ms", "a finite positive number of milliseconds", ms);
+    }
+    this.ms = ms;
+    // Each option read once: later changes to the options object change nothing.
+    const clock = checkClock("timeout", opts.clock);
+    const operation = opts.operation;
+    if (operation !== undefined && !OPERATIONS.includes(operation)) {
+      typeError("timeout", "operation", `one of ${OPERATIONS.join(", ")}`, operation);
+    }
+    const onTimeout = opts.onTimeout;
+    const core = new TimeoutCore(ms, clock, operation);
+    if (onTimeout !== undefined) {
+      core.emitter.subscribe(
+        checkFunction<(event: TimeoutEvent) => void>("timeout", "onTimeout", onTimeout),
+      );
+    }
+    this.#core = core;
+    this.onTimeout = core.emitter.subscribe;
+  }
+
+  /**
+   * Runs `fn`, rejecting with a `"timeout"` {@link ConnectionError} (the
+   * abort reason of `ctx.signal` too) if it has not settled after `ms`, and
+   * with a `"cancelled"` one at once if `signal` aborts. An operation that
+   * ignores its signal is not waited for: the call rejects at the deadline.
+   */
+  execute<T>(
+    fn: (ctx: ExecutionContext) => T | Promise<T>,
+    signal?: AbortSignal,
+    attempt?: number,
+  ): Promise<T> {
+    if (signal?.aborted) return Promise.reject(cancelledBy(signal));
+    const core = this.#core;
+    const call = new TimeoutCall<T>(core, core.clock.now() + core.ms, signal, attempt ?? 1);
+    core.queue.add(call);
+    let value: T | PromiseLike<T>;
+    try {
+      value = fn(call);
+    } catch (error) {
+      call.finish();
+      return Promise.reject(outgoing(error));
+    }
+    if (
+      value !== null && (typeof value === "object" || typeof value === "function") &&
+      typeof (value as PromiseLike<T>).then === "function"
+    ) {
+      return call.race(value as PromiseLike<T>);
+    }
+    call.finish();
+    return Promise.resolve(value as T);
+  }
+}
+
+/**
+ * A policy that gives up on an operation after `ms` milliseconds: it aborts
+ * `ctx.signal` with, and rejects with, one {@link ConnectionError} of kind
+ * `"timeout"` (`timeoutMs` set), so a `fetch` given the signal rejects with
+ * that same error. When the caller's signal aborts first, the call rejects
+ * at once with a `"cancelled"` error. The timer and the listener on the
+ * caller's signal are gone when the call settles.
+ *
+ * `ms` must be a finite number above 0. Put it inside a {@link retry} for a
+ * limit per attempt, outside it for a limit on the whole call.
+ *
+ * @example
+ * ```ts
+ * import { isConnectionError, timeout } from "@faultline/faultline";
+ *
+ * const policy = timeout(50);
+ * try {
+ *   await policy.execute(({ signal }) => new Promise((_, reject) => {
+ *     signal.addEventListener("abort", () => reject(signal.reason));
+ *   }));
+ * } catch (e) {
+ *   if (isConnectionError(e, "timeout")) console.log(e.timeoutMs); // 50
+ * }
+ * ```
+ */
+export function timeout(ms: number, options?: TimeoutOptions): TimeoutPolicy {
+  return new TimeoutPolicy(ms, options);
+}

@@ -1,0 +1,348 @@
+// The operations are async functions on purpose: that is what a policy usually runs.
+// deno-lint-ignore-file require-await
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { type Clock, ManualClock } from "../clock.ts";
+import { ConnectionError } from "../errors/connection_error.ts";
+import { queueOf, timeout, type TimeoutEvent } from "./timeout.ts";
+
+/** A ManualClock that counts the timers set on it and the most pending at once. */
+class CountingClock extends ManualClock {
+  sets = 0;
+  maxPending = 0;
+  delays: number[] = [];
+  override setTimeout(callback: () => void, ms: number): unknown {
+    this.sets++;
+    this.delays.push(ms);
+    const handle = super.setTimeout(callback, ms);
+    this.maxPending = Math.max(this.maxPending, this.pendingTimers);
+    return handle;
+  }
+}
+
+/** An AbortController whose signal counts the abort listeners added and not removed. */
+function countingController(): { controller: AbortController; listeners: () => number } {
+  const controller = new AbortController();
+  const signal = controller.signal;
+  let count = 0;
+  const add = signal.addEventListener.bind(signal);
+  const remove = signal.removeEventListener.bind(signal);
+  signal.addEventListener =
+    ((type: string, listener: EventListenerOrEventListenerObject, options?: unknown) => {
+      if (type === "abort") count++;
+      add(type, listener, options as AddEventListenerOptions);
+    }) as typeof signal.addEventListener;
+  signal.removeEventListener =
+    ((type: string, listener: EventListenerOrEventListenerObject, options?: unknown) => {
+      if (type === "abort") count--;
+      remove(type, listener, options as EventListenerOptions);
+    }) as typeof signal.removeEventListener;
+  return { controller, listeners: () => count };
+}
+
+const never = (): Promise<never> => new Promise(() => {});
+
+/** Lets a few turns of the microtask queue pass (the queue arms its timer after a few). */
+async function turns(n = 10): Promise<void> {
+  for (let i = 0; i < n; i++) await Promise.resolve();
+}
+
+describe("timeout()", () => {
+  test("timeout() rejects with a ConnectionError of kind timeout carrying timeoutMs", async () => {
+    const clock = new ManualClock();
+    const policy = timeout(100, { clock, operation: "fetch" });
+    const call = policy.execute(never);
+    const outcome = call.then(() => "resolved", (e) => e);
+    await clock.advance(99);
+    assert.equal(await Promise.race([outcome, Promise.resolve("pending")]), "pending");
+    await clock.advance(1);
+    const error = await outcome;
+    assert.ok(error instanceof ConnectionError);
+    assert.equal(error.kind, "timeout");
+    assert.equal(error.timeoutMs, 100);
+    assert.equal(error.operation, "fetch");
+    assert.equal(error.retryable, true);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  test("timeout() aborts ctx.signal with the same error it rejects with", async () => {
+    const clock = new ManualClock();
+    const policy = timeout(50, { clock });
+    let seen: AbortSignal | undefined;
+    const call = policy.execute(({ signal }) => {
+      seen = signal;
+      return new Promise((_, reject) =>
+        signal.addEventListener("abort", () => reject(signal.reason))
+      );
+    });
+    const outcome = call.catch((e) => e);
+    assert.equal(seen!.aborted, false);
+    await clock.advance(50);
+    const error = await outcome;
+    assert.equal(seen!.aborted, true);
+    assert.equal(seen!.reason, error);
+    assert.equal((error as ConnectionError).kind, "timeout");
+  });
+
+  test("timeout() rejects at the deadline even when the operation ignores its signal", async () => {
+    const clock = new ManualClock();
+    const policy = timeout(10, { clock });
+    const outcome = policy.execute(never).catch((e) => e);
+    await clock.advance(10);
+    assert.equal((await outcome).kind, "timeout");
+  });
+
+  test("timeout() resolves with the operation's value and leaves no timer", async () => {
+    const clock = new ManualClock();
+    const policy = timeout(1000, { clock });
+    assert.equal(await policy.execute(() => 1), 1);
+    assert.equal(await policy.execute(async () => 2), 2);
+    const slow = policy.execute(() => clock.sleep(500).then(() => 3));
+    await turns();
+    assert.equal(clock.pendingTimers, 2); // the sleep and the deadline
+    await clock.advance(500);
+    assert.equal(await slow, 3);
+    assert.equal(clock.pendingTimers, 0);
+    assert.equal(queueOf(policy).live, 0);
+  });
+
+  test("timeout() passes errors through: recognized ones as ConnectionError, others untouched", async () => {
+    const clock = new ManualClock();
+    const policy = timeout(1000, { clock });
+    const bug = new TypeError("a bug");
+    await assert.rejects(policy.execute(() => Promise.reject(bug)), (e) => e === bug);
+    await assert.rejects(
+      policy.execute(() => {
+        throw bug;
+      }),
+      (e) => e === bug,
+    );
+    const refused = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+    await assert.rejects(
+      policy.execute(() => Promise.reject(refused)),
+      (e) => e instanceof ConnectionError && e.kind === "refused" && e.cause === refused,
+    );
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  test("timeout() uses one timer for many concurrent calls", async () => {
+    const clock = new CountingClock();
+    const policy = timeout(1000, { clock });
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < 10_000; i++) calls.push(policy.execute(never).catch((e) => e));
+    await turns();
+    assert.equal(clock.sets, 1);
+    await clock.advance(1000);
+    const errors = await Promise.all(calls);
+    assert.ok(errors.every((e) => (e as ConnectionError).kind === "timeout"));
+    assert.equal(clock.maxPending, 1);
+    assert.equal(clock.sets, 1);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  test("timeout() fires staggered deadlines in order with one timer at a time", async () => {
+    const clock = new CountingClock();
+    const policy = timeout(100, { clock });
+    const order: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      policy.execute(never).catch(() => order.push(i));
+      await clock.advance(10);
+    }
+    await clock.advance(100);
+    assert.deepEqual(order, [0, 1, 2, 3, 4]);
+    assert.equal(clock.maxPending, 1);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  test("timeout() sets no timer at all for calls that settle within a few microtask turns", async () => {
+    const clock = new CountingClock();
+    const policy = timeout(60_000, { clock });
+    for (let i = 0; i < 1000; i++) await policy.execute(async () => i);
+    assert.equal(clock.sets, 0);
+  });
+
+  test("timeout() does not retain settled calls behind a long-lived one", async () => {
+    const clock = new ManualClock();
+    const policy = timeout(60_000, { clock });
+    const stuck = policy.execute(never).catch((e) => e);
+    for (let i = 0; i < 10_000; i++) await policy.execute(async () => i);
+    assert.equal(queueOf(policy).live, 1);
+    assert.ok(queueOf(policy).size <= 64, `queue holds ${queueOf(policy).size} entries`);
+    await clock.advance(60_000);
+    assert.equal((await stuck).kind, "timeout");
+    assert.equal(queueOf(policy).size, 0);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  test("timeout() clears its timer as soon as the last live call settles", async () => {
+    const clock = new ManualClock();
+    const policy = timeout(60_000, { clock });
+    let finish!: () => void;
+    const call = policy.execute(() => new Promise<void>((resolve) => (finish = resolve)));
+    await turns();
+    assert.equal(clock.pendingTimers, 1);
+    finish();
+    await call;
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  test("timeout() reaches a deadline beyond the 2^31 - 1 ms a timer allows", async () => {
+    const clock = new CountingClock();
+    const ms = 2 ** 32;
+    const policy = timeout(ms, { clock });
+    const outcome = policy.execute(never).catch((e) => e);
+    await turns();
+    assert.ok(clock.delays.every((d) => d <= 2 ** 31 - 1));
+    await clock.advance(ms - 1);
+    assert.equal(await Promise.race([outcome, Promise.resolve("pending")]), "pending");
+    await clock.advance(1);
+    assert.equal((await outcome).timeoutMs, ms);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  test("timeout() rejects as cancelled at once when the caller's signal aborts", async () => {
+    const clock = new ManualClock();
+    const policy = timeout(1000, { clock });
+    const { controller, listeners } = countingController();
+    let inner: AbortSignal | undefined;
+    const outcome = policy.execute(({ signal }) => {
+      inner = signal;
+      return never();
+    }, controller.signal).catch((e) => e);
+    assert.equal(listeners(), 1);
+    const reason = new Error("user left");
+    controller.abort(reason);
+    const error = await outcome;
+    assert.ok(error instanceof ConnectionError);
+    assert.equal(error.kind, "cancelled");
+    assert.equal(error.cause, reason);
+    assert.equal(inner!.aborted, true);
+    assert.equal(inner!.reason, reason);
+    assert.equal(listeners(), 0);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  test("timeout() rejects before calling the operation when the signal has already aborted", async () => {
+    const policy = timeout(1000, { clock: new ManualClock() });
+    let called = false;
+    const reason = new Error("gone");
+    await assert.rejects(
+      policy.execute(() => (called = true), AbortSignal.abort(reason)),
+      (e) => e instanceof ConnectionError && e.kind === "cancelled" && e.cause === reason,
+    );
+    assert.equal(called, false);
+  });
+
+  test("timeout() leaves no listener on a long-lived signal after many calls", async () => {
+    const clock = new ManualClock();
+    const policy = timeout(1000, { clock });
+    const { controller, listeners } = countingController();
+    for (let i = 0; i < 100; i++) {
+      await policy.execute(async ({ signal }) => signal.aborted, controller.signal);
+    }
+    const timedOut = policy.execute(never, controller.signal).catch((e) => e);
+    await clock.advance(1000);
+    assert.equal((await timedOut).kind, "timeout");
+    assert.equal(listeners(), 0);
+  });
+
+  test("timeout() makes no AbortController unless the operation reads ctx.signal", async () => {
+    const Original = globalThis.AbortController;
+    let made = 0;
+    globalThis.AbortController = class extends Original {
+      constructor() {
+        super();
+        made++;
+      }
+    };
+    try {
+      const policy = timeout(1000, { clock: new ManualClock() });
+      await policy.execute(async (ctx) => ctx.attempt);
+      assert.equal(made, 0);
+      await policy.execute(async (ctx) => ctx.signal);
+      assert.equal(made, 1);
+    } finally {
+      globalThis.AbortController = Original;
+    }
+  });
+
+  test("timeout() gives ctx.signal already aborted when read after the deadline", async () => {
+    const clock = new ManualClock();
+    const policy = timeout(10, { clock });
+    let ctxSeen: { signal: AbortSignal } | undefined;
+    const outcome = policy.execute((ctx) => {
+      ctxSeen = ctx;
+      return never();
+    }).catch((e) => e);
+    await clock.advance(10);
+    const error = await outcome;
+    assert.equal(ctxSeen!.signal.aborted, true);
+    assert.equal(ctxSeen!.signal.reason, error);
+  });
+
+  test("timeout() passes the attempt through and tells onTimeout listeners", async () => {
+    const clock = new ManualClock();
+    const fromOption: TimeoutEvent[] = [];
+    const policy = timeout(10, { clock, onTimeout: (e) => fromOption.push(e) });
+    const events: TimeoutEvent[] = [];
+    policy.onTimeout((e) => events.push(e));
+    let attempt = 0;
+    const outcome = policy.execute(
+      (ctx) => {
+        attempt = ctx.attempt;
+        return never();
+      },
+      undefined,
+      3,
+    ).catch((e) => e);
+    await clock.advance(10);
+    const error = await outcome;
+    assert.equal(attempt, 3);
+    assert.equal(events.length, 1);
+    assert.equal(events[0]!.attempt, 3);
+    assert.equal(events[0]!.timeoutMs, 10);
+    assert.equal(events[0]!.error, error);
+    assert.equal(fromOption.length, 1);
+  });
+
+  test("timeout() validates its options with messages naming them", () => {
+    for (const ms of [0, -1, NaN, Infinity]) {
+      assert.throws(
+        () => timeout(ms),
+        (e) => e instanceof RangeError && e.message.includes("'ms'"),
+        String(ms),
+      );
+    }
+    assert.throws(
+      () => timeout("10" as unknown as number),
+      (e) => e instanceof TypeError && e.message.includes("'ms'"),
+    );
+    assert.throws(
+      () => timeout(10, { clock: {} as Clock }),
+      (e) => e instanceof TypeError && e.message.includes("'clock'"),
+    );
+    assert.throws(
+      () => timeout(10, { onTimeout: 1 as unknown as () => void }),
+      (e) => e instanceof TypeError && e.message.includes("'onTimeout'"),
+    );
+    assert.throws(
+      () => timeout(10, { operation: "nope" as "fetch" }),
+      (e) => e instanceof TypeError && e.message.includes("'operation'"),
+    );
+    assert.throws(
+      () => timeout(10, 5 as never),
+      (e) => e instanceof TypeError && e.message.includes("'options'"),
+    );
+    assert.equal(timeout(0.5).ms, 0.5);
+  });
+
+  test("timeout() reads its options once", async () => {
+    const clock = new ManualClock();
+    const options = { clock, operation: "connect" as const };
+    const policy = timeout(10, options);
+    (options as { operation: string }).operation = "read";
+    const outcome = policy.execute(never).catch((e) => e);
+    await clock.advance(10);
+    assert.equal((await outcome).operation, "connect");
+  });
+});
