@@ -14,7 +14,7 @@ import type { Clock } from "../clock.ts";
 import { ConnectionError } from "../errors/connection_error.ts";
 import type { ConnectionOperation } from "../errors/kinds.ts";
 import { detectRuntime } from "../runtime.ts";
-import { type DeadlineEntry, DeadlineQueue } from "./deadline_queue.ts";
+import { type DeadlineEntry, DeadlineQueue, UNSTAMPED } from "./deadline_queue.ts";
 import { Emitter, type Event } from "./events.ts";
 import { cancelledBy, outgoing } from "./outgoing.ts";
 import type { ExecutionContext, Policy } from "./types.ts";
@@ -89,7 +89,7 @@ class TimeoutCore {
     this.ms = ms;
     this.clock = clock;
     this.operation = operation;
-    this.queue = new DeadlineQueue(clock);
+    this.queue = new DeadlineQueue(clock, ms);
   }
 
   /** Builds the error for a call that ran out of time. */
@@ -114,7 +114,7 @@ class TimeoutCore {
  * caller's signal (an object listener needs no closure).
  */
 class TimeoutCall<T> implements ExecutionContext, DeadlineEntry {
-  readonly deadline: number;
+  deadline: number = UNSTAMPED;
   readonly attempt: number;
   queueState = 0;
   resolve: ((value: T) => void) | undefined = undefined;
@@ -126,14 +126,8 @@ class TimeoutCall<T> implements ExecutionContext, DeadlineEntry {
   #listening = false;
   #settled = false;
 
-  constructor(
-    policy: TimeoutCore,
-    deadline: number,
-    caller: AbortSignal | undefined,
-    attempt: number,
-  ) {
+  constructor(policy: TimeoutCore, caller: AbortSignal | undefined, attempt: number) {
     this.#policy = policy;
-    this.deadline = deadline;
     this.#caller = caller;
     this.attempt = attempt;
   }
@@ -280,7 +274,7 @@ export class TimeoutPolicy implements Policy {
   ): Promise<T> {
     if (signal?.aborted) return Promise.reject(cancelledBy(signal));
     const core = this.#core;
-    const call = new TimeoutCall<T>(core, core.clock.now() + core.ms, signal, attempt ?? 1);
+    const call = new TimeoutCall<T>(core, signal, attempt ?? 1);
     core.queue.add(call);
     let value: T | PromiseLike<T>;
     try {
