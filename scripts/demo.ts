@@ -1,100 +1,335 @@
-// `npm run demo`: provokes each kind of connection fault on loopback, with the
-// runtime's own API, and prints what faultline makes of it: one line each.
-// Runs under Node (npm run demo), Deno (deno task demo) and Bun (bun run demo).
-import { connect, type ConnectionError, detectRuntime, normalizeError } from "../mod.ts";
+// `npm run demo` (also `deno task demo`, `bun run demo`).
+//
+// Part 1, the vocabulary: provokes each kind of connection fault on loopback
+// with the runtime's own API and prints what faultline makes of it.
+// Part 2, the pipeline: a chaos server on loopback refuses, resets, stalls,
+// closes early and answers slowly on a schedule, while a client calls it
+// through pipeline(fallback, retry, circuitBreaker, timeout), live.
+//
+//   --runtime-matrix   run part 1 under Deno, Bun, Node 22 and Node 24 and
+//                      show the kinds side by side
+//   --vocabulary       part 1 only (--json: as JSON, for the matrix)
+import {
+  circuitBreaker,
+  connect,
+  ConnectionError,
+  consecutiveFailures,
+  detectRuntime,
+  exponentialBackoff,
+  fallback,
+  isConnectionError,
+  normalizeError,
+  pipeline,
+  retry,
+  timeout,
+} from "../mod.ts";
 import { closedPort, startFaultServer, startStalledListener } from "../tests/support/faults.ts";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import process from "node:process";
 
-const useColor = !(globalThis as { Deno?: { noColor?: boolean } }).Deno?.noColor &&
-  (globalThis as { process?: { stdout?: { isTTY?: boolean } } }).process?.stdout?.isTTY === true;
-const paint = (code: number, text: string) => (useColor ? `\x1b[${code}m${text}\x1b[0m` : text);
-
-async function provoke(label: string, run: () => Promise<unknown>): Promise<void> {
-  let error: ConnectionError | undefined;
-  try {
-    await run();
-  } catch (e) {
-    error = normalizeError(e);
-  }
-  if (!error) {
-    console.log(`${label.padEnd(34)} ${paint(32, "ok")}`);
-    return;
-  }
-  const raw = error.cause as { name?: string; code?: string; message?: string } | undefined;
-  const original = raw && typeof raw === "object"
-    ? `${raw.name ?? "?"}${raw.code ? ` ${raw.code}` : ""}`
-    : String(raw);
-  console.log(
-    `${label.padEnd(34)} ${paint(1, error.kind.padEnd(12))} ${
-      paint(2, `retryable=${error.retryable}`.padEnd(16))
-    } ` +
-      `${paint(2, `from ${original}`)}\n${"".padEnd(35)}${paint(36, error.hint)}`,
-  );
-}
-
+const args = process.argv.slice(2);
+const json = args.includes("--json");
+const color = !json && process.stdout.isTTY === true && !process.env.NO_COLOR;
+const paint = (code: number, text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
+const dim = (t: string) => paint(2, t);
+const bold = (t: string) => paint(1, t);
+const red = (t: string) => paint(31, t);
+const green = (t: string) => paint(32, t);
+const yellow = (t: string) => paint(33, t);
+const cyan = (t: string) => paint(36, t);
+const root = fileURLToPath(new URL("..", import.meta.url));
 const encoder = new TextEncoder();
-console.log(
-  `faultline demo on ${detectRuntime()}: real faults on loopback, one normalized error each\n`,
-);
+const decoder = new TextDecoder();
 
-const faults = await startFaultServer("127.0.0.1");
-const stalled = await startStalledListener("127.0.0.1");
-const held: Array<{ close(): Promise<void> }> = [];
-try {
-  const p = faults.ports;
-  const closed = await closedPort("127.0.0.1");
-  await provoke("refused (127.0.0.1)", () => connect({ hostname: "127.0.0.1", port: closed }));
-  const closed6 = await closedPort("::1").catch(() => undefined);
-  if (closed6 !== undefined) {
-    await provoke("refused (::1)", () => connect({ hostname: "::1", port: closed6 }));
-  }
-  await provoke("reset while reading", async () => {
-    const conn = await connect({ hostname: "127.0.0.1", port: p.resetAfterGreeting });
-    held.push(conn);
-    const reader = conn.readable.getReader();
-    await reader.read();
-    const writer = conn.writable.getWriter();
-    await writer.write(encoder.encode("hi"));
-    for (;;) if ((await reader.read()).done) break;
-  });
-  await provoke("writing after the peer reset", async () => {
-    const conn = await connect({ hostname: "127.0.0.1", port: p.reset });
-    held.push(conn);
-    const writer = conn.writable.getWriter();
-    for (let i = 0; i < 200; i++) {
-      await writer.write(new Uint8Array(65536));
-      await new Promise((r) => setTimeout(r, 5));
+// ---------------------------------------------------------------- part 1
+
+async function vocabulary(): Promise<Record<string, string>> {
+  const kinds: Record<string, string> = {};
+  const faults = await startFaultServer("127.0.0.1");
+  const stalled = await startStalledListener("127.0.0.1");
+  const held: Array<{ close(): Promise<void> }> = [];
+  const provoke = async (label: string, run: () => Promise<unknown>) => {
+    let error: ConnectionError | undefined;
+    try {
+      await run();
+    } catch (e) {
+      error = normalizeError(e);
     }
-  });
-  await provoke("connect timeout (300 ms)", async () => {
-    for (let i = 0; i < 16; i++) {
-      held.push(await connect({ hostname: "127.0.0.1", port: stalled.ports.stall, timeout: 300 }));
+    kinds[label] = error?.kind ?? "ok";
+    if (json) return;
+    if (!error) return console.log(`  ${label.padEnd(32)} ${green("ok")}`);
+    const raw = error.cause as { name?: string; code?: string } | undefined;
+    const from = raw && typeof raw === "object"
+      ? `${raw.name ?? "?"}${raw.code ? ` ${raw.code}` : ""}`
+      : "";
+    console.log(
+      `  ${label.padEnd(32)} ${bold(error.kind.padEnd(12))} ${
+        dim(`retryable=${error.retryable}`.padEnd(16))
+      } ${dim(from ? `from ${from}` : "")}`,
+    );
+    console.log(`  ${"".padEnd(32)} ${cyan(error.hint)}`);
+  };
+  try {
+    const p = faults.ports;
+    const closed = await closedPort("127.0.0.1");
+    await provoke("refused (127.0.0.1)", () => connect({ hostname: "127.0.0.1", port: closed }));
+    const closed6 = await closedPort("::1").catch(() => undefined);
+    if (closed6 !== undefined) {
+      await provoke("refused (::1)", () => connect({ hostname: "::1", port: closed6 }));
     }
-  });
-  await provoke("DNS failure", () => connect({ hostname: "no-such-host.invalid", port: 80 }));
-  await provoke(
-    "TLS to a plain TCP server",
-    () => connect({ hostname: "127.0.0.1", port: p.plainText, tls: true }),
-  );
-  await provoke("cancelled by the caller", () => {
-    const controller = new AbortController();
-    const pending = connect({ hostname: "127.0.0.1", port: p.silent, signal: controller.signal })
-      .then(async (conn) => {
-        held.push(conn);
-        const reading = conn.readable.getReader().read();
-        controller.abort();
-        await reading;
+    await provoke("reset while reading", async () => {
+      const conn = await connect({ hostname: "127.0.0.1", port: p.resetAfterGreeting });
+      held.push(conn);
+      const reader = conn.readable.getReader();
+      await reader.read();
+      await conn.writable.getWriter().write(encoder.encode("hi"));
+      for (;;) if ((await reader.read()).done) break;
+    });
+    await provoke("writing after the peer closed", async () => {
+      const conn = await connect({ hostname: "127.0.0.1", port: p.hangUp });
+      held.push(conn);
+      const reader = conn.readable.getReader();
+      while (!(await reader.read()).done);
+      const writer = conn.writable.getWriter();
+      for (let i = 0; i < 200; i++) {
+        await writer.write(new Uint8Array(1024));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    });
+    await provoke("connect timeout (300 ms)", async () => {
+      for (let i = 0; i < 16; i++) {
+        held.push(
+          await connect({ hostname: "127.0.0.1", port: stalled.ports.stall, timeout: 300 }),
+        );
+      }
+    });
+    await provoke("DNS failure", () => connect({ hostname: "no-such-host.invalid", port: 80 }));
+    await provoke(
+      "TLS to a plain TCP server",
+      () => connect({ hostname: "127.0.0.1", port: p.plainText, tls: true }),
+    );
+    await provoke("cancelled by the caller", async () => {
+      const controller = new AbortController();
+      const conn = await connect({
+        hostname: "127.0.0.1",
+        port: p.silent,
+        signal: controller.signal,
       });
-    return pending;
-  });
-  await provoke(
-    "a bug in our own code",
-    () => Promise.reject(new TypeError("x.y is not a function")),
-  );
-} finally {
-  await Promise.all(held.map((c) => c.close()));
-  await faults.stop();
-  await stalled.stop();
+      held.push(conn);
+      const reading = conn.readable.getReader().read();
+      controller.abort();
+      await reading;
+    });
+    await provoke(
+      "a bug in our own code",
+      () => Promise.reject(new TypeError("x.y is not a function")),
+    );
+  } finally {
+    await Promise.all(held.map((c) => c.close()));
+    await faults.stop();
+    await stalled.stop();
+  }
+  return kinds;
 }
-console.log(
-  "\nEvery line above came from a real socket; the kinds are the same under Deno, Bun and Node.",
-);
+
+// ---------------------------------------------------------------- part 2
+
+interface ServerLine {
+  port?: number;
+  phase?: string;
+  ms?: number;
+}
+
+function startChaosServer(onPhase: (phase: string, ms: number) => void) {
+  const child = spawn(`${root}node_modules/node22/bin/node`, [`${root}scripts/demo_server.ts`], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const done = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  let buffer = "";
+  const port = new Promise<number>((resolve) => {
+    child.stdout!.on("data", (chunk) => {
+      buffer += chunk;
+      for (let nl = buffer.indexOf("\n"); nl !== -1; nl = buffer.indexOf("\n")) {
+        const line = JSON.parse(buffer.slice(0, nl)) as ServerLine;
+        buffer = buffer.slice(nl + 1);
+        if (line.port !== undefined) resolve(line.port);
+        if (line.phase !== undefined) onPhase(line.phase, line.ms ?? 0);
+      }
+    });
+  });
+  return { port, done, stop: () => (child.stdin!.end(), done) };
+}
+
+async function request(port: number, id: number, signal: AbortSignal): Promise<string> {
+  const conn = await connect({ hostname: "127.0.0.1", port, signal });
+  try {
+    const writer = conn.writable.getWriter();
+    await writer.write(encoder.encode(`GET ${id}\n`));
+    let text = "";
+    const reader = conn.readable.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value);
+    }
+    if (text !== `OK ${id}\n`) {
+      // The protocol knows the answer was cut short; the socket does not.
+      throw new ConnectionError("closed", {
+        host: "127.0.0.1",
+        port,
+        operation: "read",
+        message: `answer cut short: ${JSON.stringify(text)}`,
+      });
+    }
+    return text.trim();
+  } finally {
+    await conn.close();
+  }
+}
+
+async function chaos(): Promise<void> {
+  const started = Date.now();
+  const t = () => dim(`${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`);
+  const stats = { calls: 0, firstTry: 0, afterRetry: 0, fallback: 0, rejected: 0, opened: 0 };
+  const attemptKinds: Record<string, number> = {};
+  let pending: string[] = [];
+
+  const breaker = circuitBreaker({ trip: consecutiveFailures(3), halfOpenAfter: 1000 });
+  const retries = retry({
+    maxAttempts: 3,
+    backoff: exponentialBackoff({ initial: 40, max: 300, jitter: "full" }),
+  });
+  const policy = pipeline(
+    fallback((error) =>
+      `cached answer (${isConnectionError(error) ? error.kind : (error as Error).name})`
+    ),
+    retries,
+    breaker,
+    timeout(300),
+  );
+  retries.onRetry((e) => {
+    const kind = isConnectionError(e.error) ? e.error.kind : "other";
+    attemptKinds[kind] = (attemptKinds[kind] ?? 0) + 1;
+    pending.push(`${red("✗")} ${kind} ${dim(`→ retry in ${Math.round(e.delay)} ms`)}`);
+  });
+  breaker.onStateChange((e) => {
+    if (e.to === "open") stats.opened++;
+    const to = e.to === "open" ? red(e.to) : e.to === "closed" ? green(e.to) : yellow(e.to);
+    console.log(`${t()}   ${yellow("⚡ breaker")} ${e.from} → ${to}`);
+  });
+  breaker.onRejected(() => stats.rejected++);
+
+  console.log(
+    bold(
+      "\nPart 2: pipeline(fallback, retry(3 attempts), circuitBreaker(3 failures, 1 s), timeout(300 ms))",
+    ),
+  );
+  console.log(
+    dim(
+      "A chaos server on 127.0.0.1 changes its behaviour on a schedule; one call every 200 ms.\n",
+    ),
+  );
+  let running = true;
+  const server = startChaosServer((phase, ms) => {
+    if (phase === "healthy" && stats.calls > 0 && running) {
+      console.log(`${t()} ${bold(cyan(`── server: healthy for ${ms / 1000} s`))}`);
+    } else if (running) {
+      console.log(`${t()} ${bold(cyan(`── server: ${phase} for ${ms / 1000} s`))}`);
+    }
+  });
+  const port = await server.port;
+  const end = server.done.then(() => (running = false));
+  while (running) {
+    const id = ++stats.calls;
+    const tick = new Promise((r) => setTimeout(r, 200));
+    pending = [];
+    const failedBefore = Object.values(attemptKinds).reduce((a, b) => a + b, 0);
+    const value = await policy.execute((ctx) => request(port, id, ctx.signal));
+    const retried = Object.values(attemptKinds).reduce((a, b) => a + b, 0) - failedBefore;
+    const line = value.startsWith("OK")
+      ? `${green("✓")} ${value}${
+        retried ? dim(` after ${retried} failed attempt${retried > 1 ? "s" : ""}`) : ""
+      }`
+      : `${yellow("↩")} ${value}`;
+    if (value.startsWith("OK")) retried ? stats.afterRetry++ : stats.firstTry++;
+    else stats.fallback++;
+    console.log(
+      `${t()}   #${String(id).padStart(2, "0")} ${
+        pending.length ? pending.join("  ") + "  " : ""
+      }${line}`,
+    );
+    await Promise.race([tick, end]);
+  }
+  await server.stop();
+
+  console.log(bold("\nSummary"));
+  const rows: Array<[string, number | string]> = [
+    ["calls", stats.calls],
+    ["answered on the first try", stats.firstTry],
+    ["answered after a retry", stats.afterRetry],
+    ["served by the fallback", stats.fallback],
+    ["rejected at once by the open breaker", stats.rejected],
+    ["times the breaker opened", stats.opened],
+    ...Object.entries(attemptKinds).map(([k, n]) =>
+      [`failed attempts: ${k}`, n] as [string, number]
+    ),
+    ["seconds", ((Date.now() - started) / 1000).toFixed(1)],
+  ];
+  for (const [label, n] of rows) console.log(`  ${label.padEnd(40)} ${String(n).padStart(5)}`);
+  console.log(
+    dim(
+      "\nEvery error above was a real socket's, normalized to one kind in every runtime;\n" +
+        "no predicate was written to tell a refused connection from a bug.",
+    ),
+  );
+}
+
+// ---------------------------------------------------------------- matrix
+
+async function matrix(): Promise<void> {
+  const runtimes: Array<[string, string, string[]]> = [
+    ["Deno", `${root}node_modules/.bin/deno`, ["run", "-A", `${root}scripts/demo.ts`]],
+    ["Bun", `${root}node_modules/.bin/bun`, [`${root}scripts/demo.ts`]],
+    ["Node 22", `${root}node_modules/node22/bin/node`, [`${root}scripts/demo.ts`]],
+    ["Node 24", `${root}node_modules/node24/bin/node`, [`${root}scripts/demo.ts`]],
+  ];
+  const results: Record<string, Record<string, string>> = {};
+  for (const [name, cmd, argv] of runtimes) {
+    process.stdout.write(dim(`running the vocabulary under ${name}…\n`));
+    const out = await new Promise<string>((resolve) => {
+      let text = "";
+      const child = spawn(cmd, [...argv, "--vocabulary", "--json"], {
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      child.stdout!.on("data", (c) => (text += c));
+      child.once("exit", () => resolve(text));
+    });
+    try {
+      results[name] = JSON.parse(out.trim().split("\n").pop()!);
+    } catch {
+      results[name] = {};
+    }
+  }
+  const labels = [...new Set(Object.values(results).flatMap((r) => Object.keys(r)))];
+  const names = Object.keys(results);
+  console.log(`\n${"".padEnd(32)} ${names.map((n) => bold(n.padEnd(12))).join(" ")}`);
+  for (const label of labels) {
+    const cells = names.map((n) => results[n][label] ?? "—");
+    const same = new Set(cells).size === 1;
+    console.log(
+      `${label.padEnd(32)} ${cells.map((c) => (same ? green : yellow)(c.padEnd(12))).join(" ")}`,
+    );
+  }
+}
+
+if (args.includes("--runtime-matrix")) {
+  await matrix();
+} else if (json) {
+  console.log(JSON.stringify(await vocabulary()));
+} else {
+  console.log(bold(`faultline demo on ${detectRuntime()}\n`));
+  console.log(bold("Part 1: real faults on loopback, one normalized error each"));
+  await vocabulary();
+  if (!args.includes("--vocabulary")) await chaos();
+}
