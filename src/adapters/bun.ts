@@ -217,17 +217,16 @@ export type { Connection, ConnectOptions, NetAddress, TlsOptions } from "../conn
  * }
  * ```
  */
-export function connect(options: ConnectOptions): Promise<Connection> {
-  let checked: CheckedConnectOptions;
-  let ns: BunNamespace;
-  try {
-    checked = checkConnectOptions(options);
-    ns = bun();
-  } catch (error) {
-    return Promise.reject(error);
-  }
-  return guardConnect(checked, "bun", (abort) => open(ns, checked, abort), (s) => s.terminate())
-    .then((socket) => new BunConnection(socket, checked));
+export async function connect(options: ConnectOptions): Promise<Connection> {
+  const checked = checkConnectOptions(options);
+  const ns = bun();
+  const conn = await guardConnect(
+    checked,
+    "bun",
+    (abort) => open(ns, checked, abort),
+    (s) => s.terminate(),
+  );
+  return new BunConnection(conn, checked);
 }
 
 async function open(

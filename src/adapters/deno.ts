@@ -68,17 +68,11 @@ export type { Connection, ConnectOptions, NetAddress, TlsOptions } from "../conn
  * }
  * ```
  */
-export function connect(options: ConnectOptions): Promise<Connection> {
-  let checked: CheckedConnectOptions;
-  let ns: DenoNamespace;
-  try {
-    checked = checkConnectOptions(options);
-    ns = deno();
-  } catch (error) {
-    return Promise.reject(error);
-  }
-  return guardConnect(checked, "deno", (abort) => open(ns, checked, abort), close)
-    .then((conn) => new DenoConnection(conn, checked));
+export async function connect(options: ConnectOptions): Promise<Connection> {
+  const checked = checkConnectOptions(options);
+  const ns = deno();
+  const conn = await guardConnect(checked, "deno", (abort) => open(ns, checked, abort), close);
+  return new DenoConnection(conn, checked);
 }
 
 function close(conn: DenoConn): void {

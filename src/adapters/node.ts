@@ -44,23 +44,17 @@ export type { Connection, ConnectOptions, NetAddress, TlsOptions } from "../conn
  * }
  * ```
  */
-export function connect(options: ConnectOptions): Promise<Connection> {
-  let checked: CheckedConnectOptions;
-  let modules: Modules;
-  try {
-    checked = checkConnectOptions(options);
-    modules = builtins();
-  } catch (error) {
-    return Promise.reject(error);
-  }
+export async function connect(options: ConnectOptions): Promise<Connection> {
+  const checked = checkConnectOptions(options);
+  const builtin = builtins();
   const runtime = detectRuntime();
-  return guardConnect(
+  const socket = await guardConnect(
     checked,
     runtime,
-    (abort) => open(modules, checked, abort),
-    (socket) => socket.destroy(),
-  )
-    .then((socket) => new NodeConnection(socket, checked, runtime));
+    (abort) => open(builtin, checked, abort),
+    (s) => s.destroy(),
+  );
+  return new NodeConnection(socket, checked, runtime);
 }
 
 interface Modules {
