@@ -8,7 +8,7 @@
  *   node_modules/node24/bin/node scripts/capture_errors.ts    -> tests/fixtures/errors_node24.json
  *
  * Network: loopback only (127.0.0.1 / ::1, servers started here), plus name resolution of
- * `no-such-host.invalid`. EADDRNOTAVAIL uses 192.0.2.1 only as a *local* bind address, which
+ * `-no-such-host.invalid` (refused by the resolver locally: no query leaves the machine). EADDRNOTAVAIL uses 192.0.2.1 only as a *local* bind address, which
  * fails in bind() before any packet is sent.
  *
  * Each entry: { api, scenario, target?, via?, error?, outcome?, events?, note?, unavailable? }.
@@ -41,7 +41,9 @@ const FILE = RUNTIME === "node"
   : `errors_${RUNTIME}.json`;
 
 const GUARD_MS = 3000;
-const DNS_HOST = "no-such-host.invalid";
+// A leading hyphen makes the resolver refuse the name locally: no DNS query
+// leaves the machine (see UNRESOLVABLE_HOST in tests/support/faults.ts).
+const DNS_HOST = "-no-such-host.invalid";
 const UNASSIGNED_LOCAL = "192.0.2.1"; // TEST-NET-1, not configured on any interface here
 const CHUNK = new Uint8Array(1 << 20).fill(120); // 1 MiB of "x"
 

@@ -23,7 +23,12 @@ import {
   retry,
   timeout,
 } from "../mod.ts";
-import { closedPort, startFaultServer, startStalledListener } from "../tests/support/faults.ts";
+import {
+  closedPort,
+  startFaultServer,
+  startStalledListener,
+  UNRESOLVABLE_HOST,
+} from "../tests/support/faults.ts";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
@@ -104,7 +109,7 @@ async function vocabulary(): Promise<Record<string, string>> {
         );
       }
     });
-    await provoke("DNS failure", () => connect({ hostname: "no-such-host.invalid", port: 80 }));
+    await provoke("DNS failure", () => connect({ hostname: UNRESOLVABLE_HOST, port: 80 }));
     await provoke(
       "TLS to a plain TCP server",
       () => connect({ hostname: "127.0.0.1", port: p.plainText, tls: true }),

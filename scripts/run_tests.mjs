@@ -59,6 +59,18 @@ const runtimes = [
     },
   })),
 ].filter((r) => !only || only.split(",").includes(r.name.replace(" ", "")));
+// JSR readiness: publish dry-run, doc lint and every @example run (loopback only).
+if (!only || only.split(",").includes("jsr")) {
+  runtimes.push({
+    name: "jsr docs",
+    cmd: process.execPath,
+    args: [join(root, "scripts/doc_test.mjs")],
+    parse: (out) => {
+      const m = out.match(/(?:ok|FAILED) \| (\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed/);
+      return m && { passed: +m[1], failed: +m[3], skipped: 0 };
+    },
+  });
+}
 
 function run(r) {
   return new Promise((resolve) => {

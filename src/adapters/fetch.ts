@@ -98,7 +98,10 @@ export const DEFAULT_BREAKER_STATUSES: readonly number[] = Object.freeze([502, 5
  * const plain: FetchFunction = (input, init) => fetch(input, init);
  * ```
  */
-export type FetchFunction = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+export type FetchFunction = (
+  input: Request | string | URL,
+  init?: RequestInit,
+) => Promise<Response>;
 
 /**
  * The per-origin circuit breakers of {@link resilientFetch}.
@@ -227,7 +230,7 @@ export interface ResilientFetchOptions {
  */
 export interface ResilientFetch {
   /** Fetches like `fetch`, under the policies. */
-  (input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  (input: Request | string | URL, init?: RequestInit): Promise<Response>;
   /** The breakers, one per origin (`"https://api.example.com"`), or `undefined` with `breaker: false`. */
   readonly breakers: KeyedCircuitBreaker | undefined;
   /**
@@ -312,7 +315,7 @@ function isRequest(input: unknown): input is Request {
 }
 
 /** The URL a fetch input names, or `undefined` when it cannot be parsed. */
-function urlOf(input: RequestInfo | URL): URL | undefined {
+function urlOf(input: Request | string | URL): URL | undefined {
   const href = typeof input === "string"
     ? input
     : input instanceof URL
@@ -337,15 +340,20 @@ function cancelBody(response: unknown): void {
 type AnySignal = typeof AbortSignal & { any?: (signals: AbortSignal[]) => AbortSignal };
 
 /**
- * The signal fetch gets: the attempt's, and the caller's too when a policy
- * (a timeout) made the attempt's its own, because the caller's signal must
- * still cancel the body after the attempt is over. `AbortSignal.any` adds no
- * event listener to the caller's signal (its sources hold it weakly).
+ * The signal fetch gets. With no caller's signal, the attempt's. Else one
+ * made for this attempt that follows both the caller's signal and the
+ * attempt's: the caller's must still cancel the body after the attempt is
+ * over (when a timeout made the attempt's signal its own), and a runtime's
+ * fetch may leave its abort listener on the signal it is given until the
+ * request is garbage-collected (Node's does), which must not pile up on a
+ * caller's long-lived signal. `AbortSignal.any` adds no event listener to
+ * its sources.
  */
 function signalFor(attempt: AbortSignal, caller: AbortSignal | undefined): AbortSignal {
-  if (caller === undefined || caller === attempt) return attempt;
+  if (caller === undefined) return attempt;
   const any = (AbortSignal as AnySignal).any;
-  return typeof any === "function" ? any.call(AbortSignal, [caller, attempt]) : attempt;
+  if (typeof any !== "function") return attempt;
+  return any.call(AbortSignal, caller === attempt ? [caller] : [caller, attempt]);
 }
 
 /**
@@ -527,7 +535,7 @@ export function resilientFetch(options?: ResilientFetchOptions): ResilientFetch 
   safeRetry.onRetry(onRetry);
   unsafeRetry.onRetry(onRetry);
 
-  const call = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+  const call = (input: Request | string | URL, init?: RequestInit): Promise<Response> => {
     const f: FetchFunction | undefined = underlying ??
       (globalThis as { fetch?: FetchFunction }).fetch;
     if (typeof f !== "function") {
@@ -537,7 +545,11 @@ export function resilientFetch(options?: ResilientFetchOptions): ResilientFetch 
     }
     const url = urlOf(input);
     if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
-      return f(input, init);
+      try {
+        return f(input, init);
+      } catch (error) {
+        return Promise.reject(error);
+      }
     }
     const request = isRequest(input) ? input : undefined;
     const method = String(init?.method ?? request?.method ?? "GET").toUpperCase();

@@ -169,14 +169,16 @@ export class FallbackPolicy<R> {
  *
  * @example
  * ```ts
- * import { fallback, pipeline, retry, timeout } from "@faultline/faultline";
+ * import { connect, fallback, pipeline, retry, timeout } from "@faultline/faultline";
  *
  * const cached = { price: 42 };
- * const policy = pipeline(fallback(() => cached), retry(), timeout(1000));
+ * const policy = pipeline(fallback(() => cached), retry({ maxAttempts: 2 }), timeout(1000));
  * const quote = await policy.execute(async ({ signal }) => {
- *   const res = await fetch("http://127.0.0.1:1/quote", { signal });
- *   return await res.json();
+ *   // Nothing listens on port 1: refused twice, then the fallback answers.
+ *   await using conn = await connect({ hostname: "127.0.0.1", port: 1, signal });
+ *   return { price: conn.remoteAddr.port };
  * });
+ * console.log(quote.price); // 42
  * ```
  */
 export function fallback<R>(

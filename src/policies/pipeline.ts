@@ -97,7 +97,15 @@ class Pipeline implements Policy {
  *
  * @example
  * ```ts
- * import { circuitBreaker, consecutiveFailures, fallback, pipeline, retry, timeout } from "@faultline/faultline";
+ * import {
+ *   circuitBreaker,
+ *   connect,
+ *   consecutiveFailures,
+ *   fallback,
+ *   pipeline,
+ *   retry,
+ *   timeout,
+ * } from "@faultline/faultline";
  *
  * const policy = pipeline(
  *   fallback(null),
@@ -105,10 +113,11 @@ class Pipeline implements Policy {
  *   circuitBreaker({ trip: consecutiveFailures(5), halfOpenAfter: 10_000 }),
  *   timeout(1000),
  * );
- * const page = await policy.execute(async ({ signal, attempt }) => {
- *   const res = await fetch("http://127.0.0.1:1/", { signal, headers: { "x-attempt": String(attempt) } });
- *   return await res.text();
+ * const greeting = await policy.execute(async ({ signal, attempt }) => {
+ *   await using conn = await connect({ hostname: "127.0.0.1", port: 1, signal });
+ *   return `connected on attempt ${attempt}`;
  * });
+ * console.log(greeting); // null: refused 3 times, then the fallback
  * ```
  */
 export function pipeline(...policies: PipelineMember[]): Policy {

@@ -507,7 +507,7 @@ export class RetryPolicy implements Policy {
  * policy.onRetry(({ attempt, delay, error }) => console.warn(`attempt ${attempt}: ${error}; retrying in ${delay} ms`));
  * const controller = new AbortController();
  * const conn = await policy
- *   .execute((ctx) => connect({ hostname: "127.0.0.1", port: 5432, signal: ctx.signal }), controller.signal)
+ *   .execute((ctx) => connect({ hostname: "127.0.0.1", port: 1, signal: ctx.signal }), controller.signal)
  *   .catch(() => undefined);
  * await conn?.close();
  * ```

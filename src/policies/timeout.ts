@@ -210,12 +210,12 @@ class TimeoutCall<T> implements ExecutionContext, DeadlineEntry {
  *
  * @example
  * ```ts
- * import { timeout, type TimeoutPolicy } from "@faultline/faultline";
+ * import { connect, timeout, type TimeoutPolicy } from "@faultline/faultline";
  *
  * const policy: TimeoutPolicy = timeout(2000);
- * const body = await policy.execute(async ({ signal }) => {
- *   const res = await fetch("https://example.com/", { signal });
- *   return await res.text();
+ * const outcome = await policy.execute(async ({ signal }) => {
+ *   await using conn = await connect({ hostname: "127.0.0.1", port: 1, signal });
+ *   return `connected to ${conn.remoteAddr.hostname}`;
  * }).catch((e) => String(e));
  * ```
  */

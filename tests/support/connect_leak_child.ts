@@ -2,7 +2,7 @@
 // one long-lived signal; then nothing may keep the process alive, and the
 // signal must hold no listener of ours.
 import { connect } from "../../mod.ts";
-import { closedPort, startFaultServer, startStalledListener } from "./faults.ts";
+import { closedPort, startFaultServer, startStalledListener, UNRESOLVABLE_HOST } from "./faults.ts";
 
 let listeners = 0;
 const controller = new AbortController();
@@ -41,7 +41,7 @@ for (let i = 0; i < 50; i++) {
   });
   await conn.close();
 }
-await connect({ hostname: "no-such-host.invalid", port: 80, signal }).catch(swallow);
+await connect({ hostname: UNRESOLVABLE_HOST, port: 80, signal }).catch(swallow);
 // Fill the stalled listener's backlog, then time out for real.
 const held = [];
 for (let i = 0; i < 16; i++) {

@@ -48,6 +48,16 @@ function startChild<T>(args: string[]): Promise<Running<T>> {
   });
 }
 
+/**
+ * A name that fails to resolve without a DNS query leaving the machine: a
+ * label may not start with a hyphen, so the resolver (glibc's, which Node,
+ * Deno and Bun all use) refuses it locally, where `no-such-host.invalid`
+ * would be sent to the configured nameserver. Checked with strace: no packet
+ * to port 53 in any runtime; Node and Bun say ENOTFOUND, Deno "failed to
+ * lookup address information".
+ */
+export const UNRESOLVABLE_HOST = "-no-such-host.invalid";
+
 /** Starts the fault server (a Node child process) on `host`. */
 export function startFaultServer(host = "127.0.0.1"): Promise<Running<FaultPorts>> {
   return startChild<FaultPorts>([host]);

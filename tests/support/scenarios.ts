@@ -9,6 +9,7 @@ import {
   hasIPv6Loopback,
   runtimeName,
   startStalledListener,
+  UNRESOLVABLE_HOST,
 } from "./faults.ts";
 
 export type ConnectFn = (options: ConnectOptions) => Promise<Connection>;
@@ -173,8 +174,7 @@ export const scenarios: Record<string, Scenario> = {
       await stalled.stop();
     }
   },
-  "DNS failure": (connect) =>
-    outcome(() => connect({ hostname: "no-such-host.invalid", port: 80 })),
+  "DNS failure": (connect) => outcome(() => connect({ hostname: UNRESOLVABLE_HOST, port: 80 })),
   "TLS handshake against a plain TCP server": (connect, { ports }) =>
     outcome(() =>
       connect({ hostname: "127.0.0.1", port: ports.plainText, tls: true, timeout: 5000 })
