@@ -212,6 +212,8 @@ export interface RetryOptions {
 }
 
 const DEFAULT_BACKOFF = exponentialBackoff();
+/** Marks "the first attempt has not run yet" for the retry loop. */
+const NO_FAILURE: unique symbol = Symbol("no failure");
 const KIND_SET: ReadonlySet<string> = new Set(CONNECTION_ERROR_KINDS);
 
 /** A delay any backoff may return, forced into [0, MAX_DELAY_MS]; NaN is 0. */
@@ -349,19 +351,48 @@ export class RetryPolicy implements Policy {
    * `"cancelled"` ConnectionError whose `cause` is the signal's reason (the
    * reason itself when it already is a ConnectionError).
    */
-  async execute<T>(
+  execute<T>(
     fn: (ctx: ExecutionContext) => T | Promise<T>,
     signal?: AbortSignal,
     _attempt?: number,
   ): Promise<T> {
     if (typeof fn !== "function") {
-      throw new TypeError(
-        `Cannot execute retry as 'fn' must be a function: current value is ${String(fn)}`,
+      return Promise.reject(
+        new TypeError(
+          `Cannot execute retry as 'fn' must be a function: current value is ${String(fn)}`,
+        ),
       );
     }
-    if (signal?.aborted) throw this.#cancel(signal, 0);
-    const budget = this.#budget;
-    budget?.recordCall();
+    if (signal?.aborted) return Promise.reject(this.#cancel(signal, 0));
+    this.#budget?.recordCall();
+    // The success path without a result check, a success listener or a
+    // deadline needs no loop and no async frame: the first attempt's promise,
+    // with the loop attached only for its failure.
+    if (this.#handleResult !== undefined || this.#success.has || this.#deadline !== Infinity) {
+      return this.#loop(fn, signal, NO_FAILURE);
+    }
+    let value: T | Promise<T>;
+    try {
+      value = fn(new Context(signal, 1));
+    } catch (error) {
+      return this.#loop(fn, signal, error);
+    }
+    if (
+      value === null || (typeof value !== "object" && typeof value !== "function") ||
+      typeof (value as Promise<T>).then !== "function"
+    ) return Promise.resolve(value as T);
+    return Promise.resolve(value).then(
+      undefined,
+      (error: unknown) => this.#loop(fn, signal, error),
+    );
+  }
+
+  /** The retry loop; `first` is the first attempt's error when it already ran and failed. */
+  async #loop<T>(
+    fn: (ctx: ExecutionContext) => T | Promise<T>,
+    signal: AbortSignal | undefined,
+    first: unknown,
+  ): Promise<T> {
     const deadline = this.#deadline;
     const start = deadline === Infinity ? 0 : this.#clock.now();
     let previous = 0;
@@ -370,6 +401,7 @@ export class RetryPolicy implements Policy {
       let failed = false;
       let out: unknown;
       try {
+        if (attempt === 1 && first !== NO_FAILURE) throw first;
         result = await fn(new Context(signal, attempt));
       } catch (error) {
         const normalized = recognizeConnectionError(error);
