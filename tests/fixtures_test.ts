@@ -83,9 +83,39 @@ const LIMITS: Array<[RegExp, string, string]> = [
     "unknown",
     "Interrupted",
   ],
+  // workerd (scripts/capture_workerd_errors.ts): one message for refused, DNS
+  // and TLS failures, and "Network connection lost." for every lost
+  // connection, fetch's included; a write to a stream workerd closed is a
+  // TypeError that only the cloudflare adapter may read as `closed`.
+  [
+    /^workerd cloudflare:sockets.* (refused-127\.0\.0\.1|tls-[a-z-]+) socket\.(opened|closed) rejection$/,
+    "connect_failed",
+    "proxy request failed",
+  ],
+  [
+    /^workerd cloudflare:sockets.* (write-after-own-close|\S+ next) writer\.write\(\) rejection$/,
+    "unknown",
+    "TypeError: This WritableStream has been closed.",
+  ],
+  [
+    /^workerd cloudflare:sockets (broken-pipe-after-(fin|rst)|\(network without TLS\) broken-pipe-after-fin) writer\.write\(\) rejection$/,
+    "unknown",
+    "TypeError: This WritableStream has been closed.",
+  ],
+  [
+    /^workerd cloudflare:sockets.* (reset-while-reading|broken-pipe-after-\S+) (reader\.read|writer\.write)\(\) rejection$/,
+    "connect_failed",
+    "Network connection lost.",
+  ],
+  [/^workerd fetch tls-garbage-reply /, "unknown", "internal error; reference = …"],
+  [
+    /^workerd fetch (refused-|reset-|eof-|broken-pipe-|not-http-|tls-accept-)/,
+    "connect_failed",
+    "Network connection lost.",
+  ],
 ];
 
-for (const runtime of ["node22", "node24", "deno", "bun"]) {
+for (const runtime of ["node22", "node24", "deno", "bun", "workerd"]) {
   const file = new URL(`./fixtures/errors_${runtime}.json`, import.meta.url);
   const data = JSON.parse(readFileSync(file, "utf8")) as { version: string; captured: Captured[] };
   const errors = data.captured.filter((c) => c.error !== undefined);
