@@ -74,7 +74,13 @@ describe("connect() from cloudflare:sockets and fetch() inside workerd", { skip:
     assert.match(script, /from\s*"cloudflare:sockets"/, "cloudflare:sockets stays external");
     faults = await startFaultServer();
     stalled = await startStalledListener();
-    http = nodeHttp.createServer((_, res) => res.end("hello from loopback"));
+    let flaky = 0;
+    http = nodeHttp.createServer((req, res) => {
+      if (req.url === "/flaky" && flaky++ % 2 === 0) {
+        res.writeHead(503, { "retry-after": "0" }).end("busy");
+      } else if (req.url === "/always503") res.writeHead(503).end("still busy");
+      else res.end("hello from loopback");
+    });
     await new Promise<void>((resolve) => http!.listen({ host: "127.0.0.1", port: 0 }, resolve));
     const address = http.address();
     ports = {
@@ -251,6 +257,25 @@ describe("connect() from cloudflare:sockets and fetch() inside workerd", { skip:
     assert.equal(r.status, 200);
     assert.equal(r.body, "hello from loopback");
   });
+
+  test(
+    "resilientFetch in workerd: retries a 503, keeps a POST's 503, refused is connect_failed",
+    T,
+    async () => {
+      const r = await run("resilientFetch in workerd");
+      assert.equal(r.ok, true, JSON.stringify(r));
+      assert.equal(r.flakyStatus, 200);
+      assert.equal(r.flakyBody, "hello from loopback");
+      assert.equal(r.flakyRetries, 1);
+      assert.equal(r.postStatus, 503);
+      assert.equal(r.postBody, "still busy");
+      assert.equal(r.postRetries, 0);
+      const refused = r.refused as Record<string, unknown>;
+      assert.equal(refused.connectionError, true, JSON.stringify(refused));
+      assert.equal(refused.kind, "connect_failed");
+      assert.equal(refused.operation, "fetch");
+    },
+  );
 
   test("fetch to a closed port, normalized: connect_failed", T, async () => {
     const r = await run("fetch to a closed port");

@@ -8,6 +8,8 @@ import type { Connection, ConnectOptions } from "../../../src/connection.ts";
 import { ConnectionError } from "../../../src/errors/connection_error.ts";
 import { normalizeError } from "../../../src/errors/normalize_error.ts";
 import * as root from "../../../mod.ts";
+import { resilientFetch } from "../../../src/adapters/fetch.ts";
+import { constantBackoff } from "../../../src/policies/backoff.ts";
 
 export interface WorkerPorts {
   echo: number;
@@ -295,6 +297,28 @@ const scenarios: Record<string, (p: WorkerPorts) => Promise<Result>> = {
     outcome(async () => {
       const response = await fetch(`http://${HOST}:${p.http}/`);
       return { status: response.status, body: await response.text() };
+    }),
+  "resilientFetch in workerd": (p) =>
+    outcome(async () => {
+      const http = resilientFetch({ maxAttempts: 3, backoff: constantBackoff(0) });
+      let retries = 0;
+      http.onRetry(() => retries++);
+      // /flaky answers 503 (Retry-After: 0) and 200 in turn: one retry, then the 200.
+      const flaky = await http(`http://${HOST}:${p.http}/flaky`);
+      const flakyRetries = retries;
+      // A POST is not retried on a 503: the caller gets the response, body intact.
+      const post = await http(`http://${HOST}:${p.http}/always503`, { method: "POST", body: "x" });
+      const postRetries = retries - flakyRetries;
+      const refused = await http(`http://${HOST}:${p.closed}/`).then(() => undefined, (e) => e);
+      return {
+        flakyStatus: flaky.status,
+        flakyBody: await flaky.text(),
+        flakyRetries,
+        postStatus: post.status,
+        postBody: await post.text(),
+        postRetries,
+        refused: describe(refused),
+      };
     }),
   "mod.ts in workerd": async (p) => {
     const refusal = await root.connect({ hostname: HOST, port: p.echo }).then(
