@@ -163,6 +163,7 @@ export class BulkheadPolicy implements Policy {
     fn: (ctx: ExecutionContext) => T | Promise<T>,
     signal?: AbortSignal,
     attempt?: number,
+    parent?: ExecutionContext,
   ): Promise<T> {
     if (signal?.aborted) throw cancelledBy(signal);
     if (this.#executing < this.limit) {
@@ -180,7 +181,7 @@ export class BulkheadPolicy implements Policy {
       throw error;
     }
     try {
-      return await fn(new Context(signal, attempt ?? 1));
+      return await fn(parent ?? new Context(signal, attempt ?? 1));
     } catch (error) {
       throw outgoing(error);
     } finally {

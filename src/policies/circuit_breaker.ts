@@ -574,9 +574,10 @@ export class CircuitBreaker implements Policy {
     fn: (ctx: ExecutionContext) => T | Promise<T>,
     signal?: AbortSignal,
     attempt?: number,
+    parent?: ExecutionContext,
   ): Promise<T> {
     if (signal !== undefined && signal.aborted) return Promise.reject(cancelledBy(signal));
-    if (this.#state === CLOSED) return this.#run(fn, signal, attempt ?? 1);
+    if (this.#state === CLOSED) return this.#run(fn, signal, attempt ?? 1, parent);
     return this.#gate(fn, signal, attempt ?? 1);
   }
 
@@ -585,11 +586,12 @@ export class CircuitBreaker implements Policy {
     fn: (ctx: ExecutionContext) => T | Promise<T>,
     signal: AbortSignal | undefined,
     attempt: number,
+    parent?: ExecutionContext,
   ): Promise<T> {
     const epoch = this.#epoch;
     let value: T | Promise<T>;
     try {
-      value = fn(new Context(signal, attempt));
+      value = fn(parent ?? new Context(signal, attempt));
     } catch (error) {
       return Promise.reject(this.#failed(error, epoch));
     }

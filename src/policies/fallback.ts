@@ -135,10 +135,11 @@ export class FallbackPolicy<R> {
     fn: (ctx: ExecutionContext) => T | Promise<T>,
     signal?: AbortSignal,
     attempt?: number,
+    parent?: ExecutionContext,
   ): Promise<T | R> {
     if (signal?.aborted) throw cancelledBy(signal);
     try {
-      return await fn(new Context(signal, attempt ?? 1));
+      return await fn(parent ?? new Context(signal, attempt ?? 1));
     } catch (error) {
       const out = outgoing(error);
       // A predicate that throws is a bug in the caller's code: its error leaves as is.

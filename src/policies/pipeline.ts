@@ -16,7 +16,12 @@ type Operation = (ctx: ExecutionContext) => unknown;
 
 /** The faultline execute protocol: a hidden third parameter carries the attempt inward. */
 type Executor = {
-  execute(fn: Operation, signal?: AbortSignal, attempt?: number): Promise<unknown>;
+  execute(
+    fn: Operation,
+    signal?: AbortSignal,
+    attempt?: number,
+    parent?: ExecutionContext,
+  ): Promise<unknown>;
 };
 
 /** `pipeline()` with no policy: runs the operation as a policy would, and nothing more. */
@@ -54,7 +59,7 @@ class Pipeline implements Policy {
     signal?: AbortSignal,
     attempt?: number,
   ): Promise<T> {
-    return this.#run(0, fn, signal, attempt) as Promise<T>;
+    return this.#run(0, fn, signal, attempt, undefined) as Promise<T>;
   }
 
   #run(
@@ -62,17 +67,22 @@ class Pipeline implements Policy {
     fn: Operation,
     signal: AbortSignal | undefined,
     attempt: number | undefined,
+    parent: ExecutionContext | undefined,
   ): Promise<unknown> {
     const layer = this.layers[index]!;
-    if (index === this.#last) return layer.execute(fn, signal, attempt);
+    if (index === this.#last) return layer.execute(fn, signal, attempt, parent);
     // One closure per layer and attempt: the inner layer's signal is known only
     // once the outer one has made its context. A faultline `Context` carries the
     // signal its policy was given, so it is passed on as is (reading
     // `ctx.signal` of a Context without one would make an AbortController).
+    // The outer layer's context goes inward too: a policy that would only
+    // copy its signal and attempt into a new Context hands it on instead.
     return layer.execute(
-      (ctx) => this.#run(index + 1, fn, ctx instanceof Context ? signal : ctx.signal, ctx.attempt),
+      (ctx) =>
+        this.#run(index + 1, fn, ctx instanceof Context ? signal : ctx.signal, ctx.attempt, ctx),
       signal,
       attempt,
+      parent,
     );
   }
 }
