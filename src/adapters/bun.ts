@@ -21,7 +21,7 @@ import {
   type NetAddress,
 } from "../connection.ts";
 import { ConnectionError } from "../errors/connection_error.ts";
-import { cancelledError, connectionErrorFor, guardConnect } from "./common.ts";
+import { cancelledError, connectionErrorFor, guardConnect, runtimeNamespace } from "./common.ts";
 
 // The parts of Bun's socket API used here, typed locally so that this file
 // type-checks and loads outside Bun.
@@ -71,16 +71,6 @@ interface State {
   ended: boolean;
   closed: boolean;
   error?: ConnectionError;
-}
-
-function bun(): BunNamespace {
-  const ns = (globalThis as { Bun?: BunNamespace }).Bun;
-  if (!ns || typeof ns.connect !== "function") {
-    throw new TypeError(
-      "Cannot connect as the Bun adapter needs the Bun runtime: use connect() from the package root",
-    );
-  }
-  return ns;
 }
 
 function fail(state: State, error: unknown, operation: "read" | "write" | "tls"): ConnectionError {
@@ -219,7 +209,7 @@ export type { Connection, ConnectOptions, NetAddress, TlsOptions } from "../conn
  */
 export async function connect(options: ConnectOptions): Promise<Connection> {
   const checked = checkConnectOptions(options);
-  const ns = bun();
+  const ns = runtimeNamespace<BunNamespace>("Bun");
   const conn = await guardConnect(
     checked,
     "bun",

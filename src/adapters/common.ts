@@ -12,6 +12,21 @@ import type { ConnectionOperation } from "../errors/kinds.ts";
 import { normalizeError } from "../errors/normalize_error.ts";
 import type { RuntimeName } from "../runtime.ts";
 
+/**
+ * The runtime's own namespace (`Deno`, `Bun`), looked up when a connect
+ * starts, never at load time: outside its runtime the adapter rejects with a
+ * TypeError that says so.
+ */
+export function runtimeNamespace<T extends { connect: unknown }>(name: "Deno" | "Bun"): T {
+  const ns = (globalThis as Record<string, unknown>)[name] as Partial<T> | undefined;
+  if (!ns || typeof ns.connect !== "function") {
+    throw new TypeError(
+      `Cannot connect as the ${name} adapter needs the ${name} runtime: use connect() from the package root`,
+    );
+  }
+  return ns as T;
+}
+
 /** Normalizes an error from one connection, filling in what the adapter knows. */
 export function connectionErrorFor(
   error: unknown,

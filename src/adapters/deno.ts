@@ -21,7 +21,7 @@ import {
   type NetAddress,
 } from "../connection.ts";
 import { ConnectionError } from "../errors/connection_error.ts";
-import { cancelledError, connectionErrorFor, guardConnect } from "./common.ts";
+import { cancelledError, connectionErrorFor, guardConnect, runtimeNamespace } from "./common.ts";
 
 // The few parts of the Deno namespace used here, typed locally so that this
 // file type-checks (and loads) outside Deno too.
@@ -42,16 +42,6 @@ interface DenoNamespace {
   ): Promise<DenoConn>;
 }
 
-function deno(): DenoNamespace {
-  const ns = (globalThis as { Deno?: DenoNamespace }).Deno;
-  if (!ns || typeof ns.connect !== "function") {
-    throw new TypeError(
-      "Cannot connect as the Deno adapter needs the Deno runtime: use connect() from the package root",
-    );
-  }
-  return ns;
-}
-
 export type { Connection, ConnectOptions, NetAddress, TlsOptions } from "../connection.ts";
 
 /**
@@ -70,7 +60,7 @@ export type { Connection, ConnectOptions, NetAddress, TlsOptions } from "../conn
  */
 export async function connect(options: ConnectOptions): Promise<Connection> {
   const checked = checkConnectOptions(options);
-  const ns = deno();
+  const ns = runtimeNamespace<DenoNamespace>("Deno");
   const conn = await guardConnect(checked, "deno", (abort) => open(ns, checked, abort), close);
   return new DenoConnection(conn, checked);
 }

@@ -56,6 +56,17 @@ export type ConnectionOperation =
   | "fetch"
   | "listen";
 
+/** Every {@link ConnectionOperation}, for validating options. Internal. */
+export const CONNECTION_OPERATIONS: readonly ConnectionOperation[] = Object.freeze([
+  "connect",
+  "read",
+  "write",
+  "lookup",
+  "tls",
+  "fetch",
+  "listen",
+]);
+
 /**
  * Every {@link ConnectionErrorKind}, in the order of the README's table.
  *

@@ -12,7 +12,7 @@
 
 import type { Clock } from "../clock.ts";
 import { ConnectionError } from "../errors/connection_error.ts";
-import type { ConnectionOperation } from "../errors/kinds.ts";
+import { CONNECTION_OPERATIONS, type ConnectionOperation } from "../errors/kinds.ts";
 import { detectRuntime } from "../runtime.ts";
 import { type DeadlineEntry, DeadlineQueue, UNSTAMPED } from "./deadline_queue.ts";
 import { Emitter, type Event } from "./events.ts";
@@ -55,16 +55,6 @@ export interface TimeoutEvent {
   /** The error the call rejects with and the abort reason of its signal. */
   readonly error: ConnectionError<"timeout">;
 }
-
-const OPERATIONS: readonly ConnectionOperation[] = [
-  "connect",
-  "read",
-  "write",
-  "lookup",
-  "tls",
-  "fetch",
-  "listen",
-];
 
 /** Internal, for tests: the deadline queue behind a timeout policy's calls. */
 export let queueOf: (policy: TimeoutPolicy) => DeadlineQueue;
@@ -247,8 +237,8 @@ export class TimeoutPolicy implements Policy {
     // Each option read once: later changes to the options object change nothing.
     const clock = checkClock("timeout", opts.clock);
     const operation = opts.operation;
-    if (operation !== undefined && !OPERATIONS.includes(operation)) {
-      typeError("timeout", "operation", `one of ${OPERATIONS.join(", ")}`, operation);
+    if (operation !== undefined && !CONNECTION_OPERATIONS.includes(operation)) {
+      typeError("timeout", "operation", `one of ${CONNECTION_OPERATIONS.join(", ")}`, operation);
     }
     const onTimeout = opts.onTimeout;
     const core = new TimeoutCore(ms, clock, operation);
