@@ -35,15 +35,16 @@ import { detectRuntime } from "./runtime.ts";
  * ```
  */
 export async function connect(options: ConnectOptions): Promise<Connection> {
-  checkConnectOptions(options);
+  // The adapter gets the checked copy: the caller's object is read once.
+  const checked: ConnectOptions = checkConnectOptions(options);
   const runtime = detectRuntime();
   switch (runtime) {
     case "deno":
-      return await denoConnect(options);
+      return await denoConnect(checked);
     case "bun":
-      return await bunConnect(options);
+      return await bunConnect(checked);
     case "node":
-      return await nodeConnect(options);
+      return await nodeConnect(checked);
     case "workerd":
       throw new TypeError(
         "Cannot connect from the package root in workerd: import connect from '@faultline/faultline/adapters/cloudflare'",

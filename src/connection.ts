@@ -156,20 +156,18 @@ export function checkConnectOptions(options: ConnectOptions): CheckedConnectOpti
     if (typeof tls !== "object" || tls === null) {
       fail(TypeError, "tls", "a boolean or an object", tls);
     }
-    if (tls.serverName !== undefined && typeof tls.serverName !== "string") {
-      fail(TypeError, "tls.serverName", "a string", tls.serverName);
+    // Read once: a getter must not hand the adapter a value that was never checked.
+    const { serverName, caCerts, alpnProtocols } = tls;
+    if (serverName !== undefined && typeof serverName !== "string") {
+      fail(TypeError, "tls.serverName", "a string", serverName);
     }
-    if (tls.caCerts !== undefined && !Array.isArray(tls.caCerts)) {
-      fail(TypeError, "tls.caCerts", "an array of PEM strings", tls.caCerts);
+    if (caCerts !== undefined && !Array.isArray(caCerts)) {
+      fail(TypeError, "tls.caCerts", "an array of PEM strings", caCerts);
     }
-    if (tls.alpnProtocols !== undefined && !Array.isArray(tls.alpnProtocols)) {
-      fail(TypeError, "tls.alpnProtocols", "an array of strings", tls.alpnProtocols);
+    if (alpnProtocols !== undefined && !Array.isArray(alpnProtocols)) {
+      fail(TypeError, "tls.alpnProtocols", "an array of strings", alpnProtocols);
     }
-    checkedTls = {
-      serverName: tls.serverName,
-      caCerts: tls.caCerts,
-      alpnProtocols: tls.alpnProtocols,
-    };
+    checkedTls = { serverName, caCerts, alpnProtocols };
   }
   return {
     hostname,

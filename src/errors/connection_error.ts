@@ -6,6 +6,7 @@
 
 import type { RuntimeName } from "../runtime.ts";
 import {
+  CONNECTION_ERROR_KINDS,
   type ConnectionErrorKind,
   type ConnectionOperation,
   formatTarget,
@@ -131,6 +132,8 @@ export interface ConnectionErrorJSON {
 // A registry symbol, so that two copies of faultline (an ESM and a CJS build,
 // or two versions in one node_modules) still recognize each other's errors.
 const BRAND: unique symbol = Symbol.for("faultline.ConnectionError") as never;
+
+const KIND_NAMES: ReadonlySet<string> = new Set(CONNECTION_ERROR_KINDS);
 
 const MESSAGES: Record<ConnectionErrorKind, string> = {
   refused: "Connection refused",
@@ -261,7 +264,10 @@ export class ConnectionError<K extends ConnectionErrorKind = ConnectionErrorKind
 export function hasBrand(value: unknown): boolean {
   if (typeof value !== "object" || value === null) return false;
   try {
-    return (value as Record<symbol, unknown>)[BRAND] === true;
+    // A Proxy can answer `true` to any read, so the brand alone is not
+    // enough: a ConnectionError also carries one of the known kinds.
+    return (value as Record<symbol, unknown>)[BRAND] === true &&
+      KIND_NAMES.has((value as { kind?: unknown }).kind as string);
   } catch {
     return false;
   }

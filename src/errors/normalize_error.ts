@@ -11,7 +11,11 @@ import {
   type ConnectionErrorOptions,
   hasBrand,
 } from "./connection_error.ts";
-import type { ConnectionErrorKind, ConnectionOperation } from "./kinds.ts";
+import {
+  CONNECTION_OPERATIONS,
+  type ConnectionErrorKind,
+  type ConnectionOperation,
+} from "./kinds.ts";
 
 /** What the caller knows that the error may not say. */
 export interface NormalizeContext {
@@ -293,8 +297,42 @@ function safeSearch(root: object): Found | undefined {
 export function normalizeError(error: unknown, context?: NormalizeContext): AnyConnectionError {
   if (hasBrand(error)) return error as AnyConnectionError;
   const found = typeof error === "object" && error !== null ? safeSearch(error) : undefined;
-  return build(error, found, context);
+  return build(error, found, cleanContext(context));
 }
+
+/**
+ * The context with only well-typed fields, each read once: a caller's
+ * mistake (a numeric host, a throwing getter) must not make the total
+ * function throw.
+ */
+function cleanContext(context: unknown): NormalizeContext | undefined {
+  if (context === undefined) return undefined;
+  const out: NormalizeContext = {};
+  if (typeof context !== "object" || context === null) return out;
+  const host = read(context, "host");
+  if (typeof host === "string") out.host = host;
+  const port = read(context, "port");
+  if (typeof port === "number" && Number.isInteger(port)) out.port = port;
+  const operation = read(context, "operation");
+  if (typeof operation === "string" && CONNECTION_OPERATIONS.includes(operation as never)) {
+    out.operation = operation as ConnectionOperation;
+  }
+  const runtime = read(context, "runtime");
+  if (typeof runtime === "string" && RUNTIMES.has(runtime)) out.runtime = runtime as RuntimeName;
+  const timeoutMs = read(context, "timeoutMs");
+  if (typeof timeoutMs === "number" && timeoutMs >= 0) out.timeoutMs = timeoutMs;
+  return out;
+}
+
+const RUNTIMES: ReadonlySet<string> = new Set([
+  "deno",
+  "bun",
+  "node",
+  "workerd",
+  "edge-light",
+  "browser",
+  "unknown",
+]);
 
 /**
  * Like {@link normalizeError}, but gives `undefined` instead of building an
