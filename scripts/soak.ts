@@ -401,6 +401,9 @@ async function runner(args: Args): Promise<void> {
     }
   }
   if (exitCode !== 0) failures.push(`the worker exited with ${exitCode}`);
+  if (stats !== undefined && stats.stuckSockets > 0) {
+    failures.push(`the chaos proxy had ${stats.stuckSockets} sockets that never closed`);
+  }
   if (stats === undefined) {
     failures.push("the chaos proxy did not stop within 15 s");
     proxy.kill();

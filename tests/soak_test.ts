@@ -61,4 +61,5 @@ test(`soak: ${CALLS} calls through the full pipeline against the chaos proxy`, a
   // The faults were there to be survived.
   for (const kind of FAULT_KINDS) assert.ok(summary.proxy.faults[kind] > 0, `${kind}: ${report}`);
   assert.equal(summary.proxy.openSockets, 0);
+  assert.equal(summary.proxy.stuckSockets, 0);
 });
