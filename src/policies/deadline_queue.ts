@@ -24,7 +24,6 @@ export interface DeadlineEntry {
   expire(): void;
 }
 
-/** Live entries in the queue. */
 /**
  * A new entry's deadline until the queue stamps it. Reading the clock costs
  * 60 to 170 ns a call (performance.now() in Deno most of it), so entries are
@@ -49,7 +48,7 @@ const COMPACT_MIN = 32;
 // How many microtask turns a call must outlive before the timer is armed. A call
 // that settles within them (an operation that never leaves the microtask queue)
 // never costs a timer at all; a call that waits on I/O or a timer outlives them
-// at once, and its deadline is unchanged because it was fixed when it started.
+// at once, and its deadline is stamped then, a few microtasks late, never early.
 const ARM_AFTER_TURNS = 4;
 
 // A turn of the microtask queue through a resolved promise: in Node,

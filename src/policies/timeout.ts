@@ -106,7 +106,8 @@ class TimeoutCore {
 class TimeoutCall<T> implements ExecutionContext, DeadlineEntry {
   deadline: number = UNSTAMPED;
   readonly attempt: number;
-  queueState = 0;
+  /** Not in the queue (see {@link DeadlineEntry.queueState}) until `race` adds it. */
+  queueState = 1;
   resolve: ((value: T) => void) | undefined = undefined;
   reject: ((error: unknown) => void) | undefined = undefined;
   #policy: TimeoutCore;
@@ -150,6 +151,10 @@ class TimeoutCall<T> implements ExecutionContext, DeadlineEntry {
       } catch (error) {
         this.#fail(error);
       }
+      // Queued after the operation's own reaction, so that the queue's first
+      // look (a microtask from now) finds an already-settled operation done
+      // and stops there. A thenable may have settled the call synchronously.
+      if (!this.#settled) this.#policy.queue.add(this);
     }
     return promise;
   }
@@ -265,7 +270,6 @@ export class TimeoutPolicy implements Policy {
     if (signal?.aborted) return Promise.reject(cancelledBy(signal));
     const core = this.#core;
     const call = new TimeoutCall<T>(core, signal, attempt ?? 1);
-    core.queue.add(call);
     let value: T | PromiseLike<T>;
     try {
       value = fn(call);
