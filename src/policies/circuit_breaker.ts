@@ -19,6 +19,7 @@ import { CONNECTION_ERROR_KINDS, type ConnectionErrorKind } from "../errors/kind
 import { normalizeError } from "../errors/normalize_error.ts";
 import { Context } from "./context.ts";
 import { Emitter, type Event } from "./events.ts";
+import { registerFused, settleFrom, type Sink } from "./fused.ts";
 import { cancelledBy, recognizeConnectionError } from "./outgoing.ts";
 import type { TripCounter, TripSnapshot, TripStrategy } from "./breaker_strategies.ts";
 import type { ExecutionContext, Policy } from "./types.ts";
@@ -493,6 +494,37 @@ class BreakerEvents {
   readonly rejected: Emitter<RejectedEvent> = new Emitter();
 }
 
+let succeeded: (breaker: CircuitBreaker, epoch: number) => void;
+let failed: (breaker: CircuitBreaker, error: unknown, epoch: number) => unknown;
+
+/** A closed breaker's call in a pipeline: counts how the layers inside it ended. */
+class BreakerRun implements Sink {
+  readonly #breaker: CircuitBreaker;
+  readonly #epoch: number;
+  readonly #sink: Sink;
+
+  constructor(breaker: CircuitBreaker, epoch: number, sink: Sink) {
+    this.#breaker = breaker;
+    this.#epoch = epoch;
+    this.#sink = sink;
+  }
+
+  ok(value: unknown): void {
+    succeeded(this.#breaker, this.#epoch);
+    this.#sink.ok(value);
+  }
+
+  fail(error: unknown): void {
+    let out: unknown;
+    try {
+      out = failed(this.#breaker, error, this.#epoch);
+    } catch (thrown) {
+      out = thrown; // a throwing `on` predicate: as `execute` would reject
+    }
+    this.#sink.fail(out);
+  }
+}
+
 /**
  * A circuit breaker. Create it with {@link circuitBreaker}; it is a
  * {@link Policy}, so it goes into a `pipeline()`.
@@ -608,6 +640,31 @@ export class CircuitBreaker implements Policy {
     }, (error: unknown) => {
       throw this.#failed(error, epoch);
     });
+  }
+
+  static {
+    succeeded = (breaker, epoch) => {
+      if (epoch === breaker.#epoch) breaker.#counter.success();
+    };
+    failed = (breaker, error, epoch) => breaker.#failed(error, epoch);
+    registerFused(
+      CircuitBreaker,
+      (breaker: CircuitBreaker, inner, index, signal, attempt, parent, sink) => {
+        if (signal !== undefined && signal.aborted) {
+          sink.fail(cancelledBy(signal));
+          return;
+        }
+        if (breaker.#state !== CLOSED) {
+          settleFrom(
+            () => breaker.#gate(inner.operation(index + 1, signal), signal, attempt),
+            sink,
+          );
+          return;
+        }
+        const ctx = parent ?? new Context(signal, attempt);
+        inner.step(index + 1, ctx, signal, new BreakerRun(breaker, breaker.#epoch, sink));
+      },
+    );
   }
 
   /** Counts a failure (when it counts, and the breaker has not moved on); returns what to throw. */

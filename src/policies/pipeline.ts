@@ -6,6 +6,7 @@
 
 import { Context } from "./context.ts";
 import type { FallbackPolicy } from "./fallback.ts";
+import { type FusedRun, fusedRunOf, type Inner, settleFrom, type Sink } from "./fused.ts";
 import { cancelledBy, outgoing } from "./outgoing.ts";
 import type { ExecutionContext, Policy } from "./types.ts";
 
@@ -47,11 +48,12 @@ function rethrowOutgoing(error: unknown): never {
 
 class Pipeline implements Policy {
   readonly layers: readonly Executor[];
-  #last: number;
+  /** Each layer's fused run, or undefined for a layer run through its `execute`. */
+  readonly runs: readonly (FusedRun | undefined)[];
 
   constructor(layers: Executor[]) {
     this.layers = layers;
-    this.#last = layers.length - 1;
+    this.runs = layers.map(fusedRunOf);
   }
 
   execute<T>(
@@ -59,31 +61,112 @@ class Pipeline implements Policy {
     signal?: AbortSignal,
     attempt?: number,
   ): Promise<T> {
-    return this.#run(0, fn, signal, attempt, undefined) as Promise<T>;
+    if (typeof fn !== "function") {
+      return Promise.reject(
+        new TypeError(
+          `Cannot execute pipeline as 'fn' must be a function: current value is ${describe(fn)}`,
+        ),
+      );
+    }
+    const call = new PipelineCall(this, fn);
+    capturing = call;
+    const promise = new Promise<T>(capture);
+    capturing = undefined;
+    call.enter(0, signal, attempt ?? 1, undefined, call);
+    return promise;
+  }
+}
+
+let capturing: PipelineCall | undefined;
+// A shared executor (no closure per call) that hands the call's promise's
+// resolve and reject to the call being started.
+function capture(resolve: (value: never) => void, reject: (error: unknown) => void): void {
+  capturing!.resolve = resolve as (value: unknown) => void;
+  capturing!.reject = reject;
+}
+
+/**
+ * One call of a pipeline: the {@link Inner} its fused layers run the rest
+ * through, and the {@link Sink} of its outermost layer, which settles the one
+ * promise the call returns.
+ */
+class PipelineCall implements Inner, Sink {
+  readonly #pipeline: Pipeline;
+  readonly #fn: Operation;
+  resolve: ((value: unknown) => void) | undefined = undefined;
+  reject: ((error: unknown) => void) | undefined = undefined;
+
+  constructor(pipeline: Pipeline, fn: Operation) {
+    this.#pipeline = pipeline;
+    this.#fn = fn;
   }
 
-  #run(
+  ok(value: unknown): void {
+    this.resolve!(value);
+  }
+
+  fail(error: unknown): void {
+    this.reject!(error);
+  }
+
+  step(index: number, ctx: ExecutionContext, signal: AbortSignal | undefined, sink: Sink): void {
+    if (index === this.#pipeline.layers.length) {
+      runOperation(this.#fn, ctx, sink);
+      return;
+    }
+    // A faultline `Context` carries the signal its policy was given, so that
+    // signal is passed on as is (reading `ctx.signal` of a Context without
+    // one would make an AbortController). The context itself goes inward
+    // too: a policy that would only copy its signal and attempt into a new
+    // Context hands it on instead.
+    this.enter(index, ctx instanceof Context ? signal : ctx.signal, ctx.attempt ?? 1, ctx, sink);
+  }
+
+  /** Runs the layer at `index` with what the layer outside it passes in. */
+  enter(
     index: number,
-    fn: Operation,
     signal: AbortSignal | undefined,
-    attempt: number | undefined,
+    attempt: number,
     parent: ExecutionContext | undefined,
-  ): Promise<unknown> {
-    const layer = this.layers[index]!;
-    if (index === this.#last) return layer.execute(fn, signal, attempt, parent);
-    // One closure per layer and attempt: the inner layer's signal is known only
-    // once the outer one has made its context. A faultline `Context` carries the
-    // signal its policy was given, so it is passed on as is (reading
-    // `ctx.signal` of a Context without one would make an AbortController).
-    // The outer layer's context goes inward too: a policy that would only
-    // copy its signal and attempt into a new Context hands it on instead.
-    return layer.execute(
-      (ctx) =>
-        this.#run(index + 1, fn, ctx instanceof Context ? signal : ctx.signal, ctx.attempt, ctx),
-      signal,
-      attempt,
-      parent,
-    );
+    sink: Sink,
+  ): void {
+    const pipeline = this.#pipeline;
+    const run = pipeline.runs[index];
+    if (run !== undefined) {
+      run(pipeline.layers[index] as never, this, index, signal, attempt, parent, sink);
+      return;
+    }
+    const layer = pipeline.layers[index]!;
+    const rest = this.operation(index + 1, signal);
+    settleFrom(() => layer.execute(rest, signal, attempt, parent), sink);
+  }
+
+  operation(index: number, signal: AbortSignal | undefined): Operation {
+    return (ctx) =>
+      new Promise((resolve, reject) => {
+        this.step(index, ctx, signal, { ok: resolve, fail: reject });
+      });
+  }
+}
+
+/** Runs the operation itself and reports how it ends. */
+function runOperation(fn: Operation, ctx: ExecutionContext, sink: Sink): void {
+  let value: unknown;
+  try {
+    value = fn(ctx);
+  } catch (error) {
+    sink.fail(error);
+    return;
+  }
+  if (value !== null && (typeof value === "object" || typeof value === "function")) {
+    try {
+      // Promise.resolve adopts a thenable once, however often it calls back.
+      Promise.resolve(value).then((v) => sink.ok(v), (e) => sink.fail(e));
+    } catch (error) {
+      sink.fail(error); // a promise whose `constructor` getter throws
+    }
+  } else {
+    sink.ok(value);
   }
 }
 

@@ -13,6 +13,7 @@ import { CONNECTION_ERROR_KINDS, type ConnectionErrorKind } from "../errors/kind
 import { type Backoff, exponentialBackoff, MAX_DELAY_MS } from "./backoff.ts";
 import { Context } from "./context.ts";
 import { Emitter, type Event } from "./events.ts";
+import { type Inner, registerFused, settleFrom, type Sink } from "./fused.ts";
 import { cancelledBy, recognizeConnectionError } from "./outgoing.ts";
 import type { RetryBudget } from "./retry_budget.ts";
 import type { ExecutionContext, Policy } from "./types.ts";
@@ -221,6 +222,48 @@ function clampDelay(ms: unknown): number {
   return typeof ms === "number" && ms > 0 ? (ms < MAX_DELAY_MS ? ms : MAX_DELAY_MS) : 0;
 }
 
+let loop: (
+  retry: RetryPolicy,
+  fn: (ctx: ExecutionContext) => unknown,
+  signal: AbortSignal | undefined,
+  first: unknown,
+) => Promise<unknown>;
+
+/**
+ * A retry's first attempt in a pipeline: a success passes straight out; a
+ * failure starts the retry loop, whose attempts run the layers inside again.
+ */
+class RetryRun implements Sink {
+  readonly #retry: RetryPolicy;
+  readonly #inner: Inner;
+  readonly #index: number;
+  readonly #signal: AbortSignal | undefined;
+  readonly #sink: Sink;
+
+  constructor(
+    retry: RetryPolicy,
+    inner: Inner,
+    index: number,
+    signal: AbortSignal | undefined,
+    sink: Sink,
+  ) {
+    this.#retry = retry;
+    this.#inner = inner;
+    this.#index = index;
+    this.#signal = signal;
+    this.#sink = sink;
+  }
+
+  ok(value: unknown): void {
+    this.#sink.ok(value);
+  }
+
+  fail(error: unknown): void {
+    const rest = this.#inner.operation(this.#index + 1, this.#signal);
+    settleFrom(() => loop(this.#retry, rest, this.#signal, error), this.#sink);
+  }
+}
+
 /**
  * Runs operations again when they fail in a way worth retrying. Create it
  * with {@link retry}.
@@ -384,6 +427,35 @@ export class RetryPolicy implements Policy {
     return Promise.resolve(value).then(
       undefined,
       (error: unknown) => this.#loop(fn, signal, error),
+    );
+  }
+
+  static {
+    loop = (retry, fn, signal, first) => retry.#loop(fn, signal, first);
+    registerFused(
+      RetryPolicy,
+      (retry: RetryPolicy, inner, index, signal, _attempt, _parent, sink) => {
+        if (signal?.aborted) {
+          sink.fail(retry.#cancel(signal, 0));
+          return;
+        }
+        retry.#budget?.recordCall();
+        if (
+          retry.#handleResult !== undefined || retry.#success.has || retry.#deadline !== Infinity
+        ) {
+          settleFrom(
+            () => retry.#loop(inner.operation(index + 1, signal), signal, NO_FAILURE),
+            sink,
+          );
+          return;
+        }
+        inner.step(
+          index + 1,
+          new Context(signal, 1),
+          signal,
+          new RetryRun(retry, inner, index, signal, sink),
+        );
+      },
     );
   }
 

@@ -16,6 +16,7 @@ import { CONNECTION_OPERATIONS, type ConnectionOperation } from "../errors/kinds
 import { detectRuntime } from "../runtime.ts";
 import { type DeadlineEntry, DeadlineQueue, UNSTAMPED } from "./deadline_queue.ts";
 import { Emitter, type Event } from "./events.ts";
+import { registerFused, type Sink } from "./fused.ts";
 import { cancelledBy, outgoing } from "./outgoing.ts";
 import type { ExecutionContext, Policy } from "./types.ts";
 import {
@@ -110,6 +111,8 @@ class TimeoutCall<T> implements ExecutionContext, DeadlineEntry {
   queueState = 1;
   resolve: ((value: T) => void) | undefined = undefined;
   reject: ((error: unknown) => void) | undefined = undefined;
+  /** In a pipeline: where the call reports, instead of `resolve` and `reject`. */
+  sink: Sink | undefined = undefined;
   #policy: TimeoutCore;
   #caller: AbortSignal | undefined;
   #controller: AbortController | undefined = undefined;
@@ -133,13 +136,24 @@ class TimeoutCall<T> implements ExecutionContext, DeadlineEntry {
     return this.#controller.signal;
   }
 
-  /** Races the operation's promise against the deadline and the caller's signal. */
-  race(value: PromiseLike<T>): Promise<T> {
+  /** True once the call has settled (or expired). */
+  get settled(): boolean {
+    return this.#settled;
+  }
+
+  /** Listens for the caller's signal to abort. */
+  listen(): void {
     const caller = this.#caller;
     if (caller !== undefined) {
       caller.addEventListener("abort", this);
       this.#listening = true;
     }
+  }
+
+  /** Races the operation's promise against the deadline and the caller's signal. */
+  race(value: PromiseLike<T>): Promise<T> {
+    const caller = this.#caller;
+    this.listen();
     capturing = this as TimeoutCall<unknown>;
     const promise = new Promise<T>(capture);
     capturing = undefined;
@@ -147,9 +161,9 @@ class TimeoutCall<T> implements ExecutionContext, DeadlineEntry {
     if (caller?.aborted) this.handleEvent();
     else {
       try {
-        value.then((v) => this.#ok(v), (e) => this.#fail(e));
+        value.then((v) => this.ok(v), (e) => this.fail(e));
       } catch (error) {
-        this.#fail(error);
+        this.fail(error);
       }
       // Queued after the operation's own reaction, so that the queue's first
       // look (a microtask from now) finds an already-settled operation done
@@ -171,12 +185,21 @@ class TimeoutCall<T> implements ExecutionContext, DeadlineEntry {
     return true;
   }
 
-  #ok(value: T): void {
-    if (this.finish()) this.resolve!(value);
+  /** The operation (or the layers inside, in a pipeline) fulfilled. */
+  ok(value: T): void {
+    if (!this.finish()) return;
+    if (this.sink !== undefined) this.sink.ok(value);
+    else this.resolve!(value);
   }
 
-  #fail(error: unknown): void {
-    if (this.finish()) this.reject!(outgoing(error));
+  /** The operation (or the layers inside) failed. */
+  fail(error: unknown): void {
+    if (this.finish()) this.#reject(outgoing(error));
+  }
+
+  #reject(error: unknown): void {
+    if (this.sink !== undefined) this.sink.fail(error);
+    else this.reject!(error);
   }
 
   /** The deadline passed. */
@@ -188,7 +211,7 @@ class TimeoutCall<T> implements ExecutionContext, DeadlineEntry {
     // Abort first, so that the operation sees the reason it is given up for.
     this.#controller?.abort(error);
     this.#policy.emitTimeout(this.attempt, error);
-    this.reject?.(error);
+    this.#reject(error);
   }
 
   /** The caller's signal aborted. */
@@ -196,7 +219,7 @@ class TimeoutCall<T> implements ExecutionContext, DeadlineEntry {
     if (!this.finish()) return;
     const caller = this.#caller!;
     this.#controller?.abort(caller.reason);
-    this.reject!(cancelledBy(caller));
+    this.#reject(cancelledBy(caller));
   }
 }
 
@@ -227,6 +250,23 @@ export class TimeoutPolicy implements Policy {
 
   static {
     queueOf = (policy) => policy.#core.queue;
+    registerFused(
+      TimeoutPolicy,
+      (policy: TimeoutPolicy, inner, index, signal, attempt, _parent, sink) => {
+        if (signal?.aborted) {
+          sink.fail(cancelledBy(signal));
+          return;
+        }
+        const call = new TimeoutCall<unknown>(policy.#core, signal, attempt);
+        call.sink = sink;
+        // Listening first: an operation that aborts the caller's signal before
+        // it returns settles the call then and there.
+        call.listen();
+        inner.step(index + 1, call, signal, call);
+        // After the operation's reaction, as in `race`.
+        if (!call.settled) policy.#core.queue.add(call);
+      },
+    );
   }
 
   /** Use {@link timeout}. */

@@ -1,0 +1,247 @@
+// How pipeline() runs faultline's own policies fused (fused.ts): the same
+// outcomes as the policies nested through execute, with one promise per call.
+// deno-lint-ignore-file require-await
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { ManualClock } from "../clock.ts";
+import { ConnectionError } from "../errors/connection_error.ts";
+import { constantBackoff } from "./backoff.ts";
+import { consecutiveFailures } from "./breaker_strategies.ts";
+import { circuitBreaker } from "./circuit_breaker.ts";
+import { fallback } from "./fallback.ts";
+import { pipeline } from "./pipeline.ts";
+import { retry } from "./retry.ts";
+import { queueOf, timeout } from "./timeout.ts";
+import type { ExecutionContext, Policy } from "./types.ts";
+
+const refused = (): Error =>
+  Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" });
+
+type Step = "ok" | "value" | "refused" | "throw" | "plain" | "hang" | "thenable";
+
+/** One attempt of an operation, as the step says. */
+function perform(step: Step, ctx: ExecutionContext): unknown {
+  switch (step) {
+    case "ok":
+      return Promise.resolve(`ok ${ctx.attempt}`);
+    case "value":
+      return "sync value";
+    case "refused":
+      return Promise.reject(refused());
+    case "throw":
+      throw refused();
+    case "plain":
+      return Promise.reject(new Error("not a connection error"));
+    case "hang":
+      return new Promise(() => {});
+    case "thenable":
+      // Calls back three times: only the first may count.
+      return {
+        then(resolve: (v: unknown) => void, reject: (e: unknown) => void) {
+          resolve("thenable");
+          resolve("again");
+          reject(refused());
+        },
+      };
+  }
+}
+
+type Hidden = (
+  fn: (ctx: ExecutionContext) => unknown,
+  signal: AbortSignal | undefined,
+  attempt: number,
+) => Promise<unknown>;
+
+function build(clock: ManualClock) {
+  const r = retry({ maxAttempts: 3, backoff: constantBackoff(10), clock });
+  const b = circuitBreaker({ trip: consecutiveFailures(3), halfOpenAfter: 50, clock });
+  const t = timeout(20, { clock });
+  const log: string[] = [];
+  r.onRetry((e) => log.push(`retry ${e.attempt}`));
+  r.onGiveUp((e) => log.push(`give up ${e.attempts} ${e.reason}`));
+  b.onStateChange((e) => log.push(`${e.from}->${e.to}`));
+  t.onTimeout(() => log.push("timeout"));
+  return { r, b, t, log };
+}
+
+function describeOutcome(settled: { value?: unknown; error?: unknown }): string {
+  if (!("error" in settled)) return `value ${String(settled.value)}`;
+  const e = settled.error;
+  if (e instanceof ConnectionError) return `${e.name} ${e.kind}`;
+  return `${(e as Error).name}: ${(e as Error).message}`;
+}
+
+/** Runs `calls` one after the other, advancing the clock until each settles. */
+async function drive(
+  clock: ManualClock,
+  run: (fn: (ctx: ExecutionContext) => unknown) => Promise<unknown>,
+  calls: Step[][],
+): Promise<string[]> {
+  const seen: string[] = [];
+  for (const steps of calls) {
+    let attempt = 0;
+    const settled: { value?: unknown; error?: unknown } = {};
+    let done = false;
+    run((ctx) => perform(steps[attempt++ % steps.length]!, ctx)).then(
+      (value) => (settled.value = value, done = true),
+      (error) => (settled.error = error, done = true),
+    );
+    for (let i = 0; i < 50 && !done; i++) await clock.advance(5);
+    seen.push(`${describeOutcome(settled)} after ${attempt}`);
+    await clock.advance(60); // past halfOpenAfter, so that the breaker moves on
+  }
+  return seen;
+}
+
+describe("pipeline() fused", () => {
+  test("pipeline(retry, circuitBreaker, timeout) ends every call as the policies nested by hand do", async () => {
+    const step = fc.constantFrom<Step>(
+      "ok",
+      "value",
+      "refused",
+      "throw",
+      "plain",
+      "hang",
+      "thenable",
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(step, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 8 }),
+        async (calls) => {
+          const c1 = new ManualClock();
+          const fused = build(c1);
+          const p = pipeline(fused.r, fused.b, fused.t);
+          const a = await drive(c1, (fn) => p.execute(fn), calls);
+
+          const c2 = new ManualClock();
+          const nested = build(c2);
+          const b = await drive(
+            c2,
+            (fn) =>
+              nested.r.execute((ctx1) =>
+                // The hidden third parameter: the attempt, as pipeline() passes it.
+                (nested.b.execute as Hidden)(
+                  (ctx2) => (nested.t.execute as Hidden)(fn, ctx2.signal, ctx2.attempt),
+                  ctx1.signal,
+                  ctx1.attempt,
+                )
+              ),
+            calls,
+          );
+          assert.deepEqual(a, b);
+          assert.deepEqual(fused.log, nested.log);
+          assert.equal(fused.b.state, nested.b.state);
+          assert.equal(c1.pendingTimers, 0);
+          assert.equal(queueOf(fused.t).live, 0);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  test("pipeline() counts a thenable that calls back more than once as one success", async () => {
+    const breaker = circuitBreaker({ trip: consecutiveFailures(1), halfOpenAfter: 1000 });
+    const policy = pipeline(retry({ maxAttempts: 1 }), breaker, timeout(1000));
+    const value = await policy.execute(() =>
+      perform("thenable", { attempt: 1 } as ExecutionContext)
+    );
+    assert.equal(value, "thenable");
+    assert.equal(breaker.state, "closed");
+  });
+
+  test("pipeline() rejects an operation that is not a function, naming it", async () => {
+    const policy = pipeline(retry(), timeout(1000));
+    await assert.rejects(
+      policy.execute(42 as unknown as () => number),
+      (e) =>
+        e instanceof TypeError &&
+        e.message === "Cannot execute pipeline as 'fn' must be a function: current value is 42",
+    );
+  });
+
+  test("pipeline() with a timeout settles at once when the operation aborts the caller's signal", async () => {
+    const clock = new ManualClock();
+    const t = timeout(1000, { clock });
+    const policy = pipeline(retry({ maxAttempts: 2 }), t);
+    const controller = new AbortController();
+    let calls = 0;
+    const error = await policy.execute(() => {
+      calls++;
+      controller.abort(new Error("stop"));
+      return new Promise(() => {});
+    }, controller.signal).catch((e) => e);
+    assert.ok(error instanceof ConnectionError);
+    assert.equal(error.kind, "cancelled");
+    assert.equal(calls, 1);
+    assert.equal(queueOf(t).live, 0);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  test("pipeline() rejects as execute does when a breaker's predicate throws", async () => {
+    const breaker = () =>
+      circuitBreaker({
+        trip: consecutiveFailures(1),
+        halfOpenAfter: 1000,
+        on: () => {
+          throw new Error("predicate broke");
+        },
+      });
+    const alone = breaker();
+    const inPipeline = breaker();
+    const policy = pipeline(fallback("unused", { on: () => false }), inPipeline, timeout(1000));
+    const viaPipeline = await policy.execute(() => Promise.reject(refused())).catch((e) => e);
+    const viaExecute = await alone.execute(() => Promise.reject(refused())).catch((e) => e);
+    assert.equal(viaPipeline.name, viaExecute.name);
+    assert.equal(viaPipeline.kind, viaExecute.kind);
+    assert.equal(inPipeline.state, alone.state);
+  });
+
+  test("pipeline() runs an open breaker's refusal and half-open probe through the breaker's gate", async () => {
+    const clock = new ManualClock();
+    const breaker = circuitBreaker({ trip: consecutiveFailures(1), halfOpenAfter: 100, clock });
+    const policy = pipeline(retry({ maxAttempts: 1 }), breaker, timeout(1000, { clock }));
+    let calls = 0;
+    await policy.execute(() => (calls++, Promise.reject(refused()))).catch(() => {});
+    assert.equal(breaker.state, "open");
+    const refusal = await policy.execute(() => (calls++, "never")).catch((e) => e);
+    assert.equal(refusal.name, "BrokenCircuitError");
+    assert.equal(calls, 1);
+    await clock.advance(100);
+    assert.equal(await policy.execute((ctx) => (calls++, `probe ${ctx.attempt}`)), "probe 1");
+    assert.equal(breaker.state, "closed");
+    assert.equal(calls, 2);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  test("pipeline() leaves no listener on a long-lived signal after many fused calls", async () => {
+    const clock = new ManualClock();
+    const controller = new AbortController();
+    let listeners = 0;
+    const add = controller.signal.addEventListener.bind(controller.signal);
+    const remove = controller.signal.removeEventListener.bind(controller.signal);
+    controller.signal.addEventListener = ((...args: Parameters<typeof add>) => {
+      listeners++;
+      add(...args);
+    }) as typeof add;
+    controller.signal.removeEventListener = ((...args: Parameters<typeof remove>) => {
+      listeners--;
+      remove(...args);
+    }) as typeof remove;
+    const t = timeout(1000, { clock });
+    const policy: Policy = pipeline(
+      retry({ maxAttempts: 2, backoff: constantBackoff(0), clock }),
+      circuitBreaker({ trip: consecutiveFailures(1000), halfOpenAfter: 100, clock }),
+      t,
+    );
+    for (let i = 0; i < 200; i++) {
+      await policy.execute(async (ctx) => {
+        if (ctx.attempt === 1 && i % 2 === 0) throw refused();
+        return i;
+      }, controller.signal);
+    }
+    assert.equal(listeners, 0);
+    assert.equal(queueOf(t).live, 0);
+    assert.equal(clock.pendingTimers, 0);
+  });
+});
