@@ -8,6 +8,7 @@
 
 import { Context } from "./context.ts";
 import { Emitter, type Event } from "./events.ts";
+import { registerFused, settleFrom, type Sink } from "./fused.ts";
 import { cancelledBy, outgoing } from "./outgoing.ts";
 import type { ExecutionContext, Policy } from "./types.ts";
 import {
@@ -101,6 +102,8 @@ class Waiter {
     this.#abandon(this);
   }
 }
+
+let release: (policy: BulkheadPolicy) => void;
 
 /**
  * The policy {@link bulkhead} returns. `executing` and `queued` say how full
@@ -228,6 +231,49 @@ export class BulkheadPolicy implements Policy {
     }
     this.#unlink(next);
     next.resolve();
+  }
+
+  static {
+    release = (policy) => policy.#release();
+    registerFused(
+      BulkheadPolicy,
+      (policy: BulkheadPolicy, inner, index, signal, attempt, parent, sink) => {
+        if (signal?.aborted) {
+          sink.fail(cancelledBy(signal));
+          return;
+        }
+        if (policy.#executing >= policy.limit) {
+          // Waiting for a slot, or turned away: as execute does it.
+          const rest = inner.operation(index + 1, signal);
+          settleFrom(() => policy.execute(rest, signal, attempt, parent), sink);
+          return;
+        }
+        policy.#executing++;
+        const ctx = parent ?? new Context(signal, attempt);
+        inner.step(index + 1, ctx, signal, new BulkheadRun(policy, sink));
+      },
+    );
+  }
+}
+
+/** A bulkhead's call in a pipeline that got a slot at once: frees it however the call ends. */
+class BulkheadRun implements Sink {
+  readonly #policy: BulkheadPolicy;
+  readonly #sink: Sink;
+
+  constructor(policy: BulkheadPolicy, sink: Sink) {
+    this.#policy = policy;
+    this.#sink = sink;
+  }
+
+  ok(value: unknown): void {
+    release(this.#policy);
+    this.#sink.ok(value);
+  }
+
+  fail(error: unknown): void {
+    release(this.#policy);
+    this.#sink.fail(outgoing(error));
   }
 }
 

@@ -11,6 +11,7 @@ import { normalizeError } from "../errors/normalize_error.ts";
 import { BulkheadRejectedError } from "./bulkhead.ts";
 import { Context } from "./context.ts";
 import { Emitter, type Event } from "./events.ts";
+import { registerFused, settleFrom, type Sink } from "./fused.ts";
 import { cancelledBy, outgoing, recognizeConnectionError } from "./outgoing.ts";
 import type { ExecutionContext } from "./types.ts";
 import { fn as checkFunction, optionsObject, typeError } from "./validate.ts";
@@ -90,6 +91,8 @@ function decider(on: unknown): Decide {
   };
 }
 
+let recover: (policy: FallbackPolicy<unknown>, error: unknown, attempt: number) => Promise<unknown>;
+
 /**
  * The policy {@link fallback} returns; `R` is the type of the fallback value.
  *
@@ -141,17 +144,58 @@ export class FallbackPolicy<R> {
     try {
       return await fn(parent ?? new Context(signal, attempt ?? 1));
     } catch (error) {
-      const out = outgoing(error);
-      // A predicate that throws is a bug in the caller's code: its error leaves as is.
-      if (!this.#decide(error)) throw out;
-      if (this.#fallback.has) this.#fallback.emit({ error: out, attempt: attempt ?? 1 });
-      if (!this.#isFunction) return this.#value as R;
-      try {
-        return await (this.#value as (error: unknown) => R | Promise<R>)(out);
-      } catch (fallbackError) {
-        throw outgoing(fallbackError);
-      }
+      return this.#recover(error, attempt ?? 1) as Promise<R>;
     }
+  }
+
+  /** Serves the fallback for `error`, or rejects with it when this policy does not handle it. */
+  async #recover(error: unknown, attempt: number): Promise<unknown> {
+    const out = outgoing(error);
+    // A predicate that throws is a bug in the caller's code: its error leaves as is.
+    if (!this.#decide(error)) throw out;
+    if (this.#fallback.has) this.#fallback.emit({ error: out, attempt });
+    if (!this.#isFunction) return this.#value;
+    try {
+      return await (this.#value as (error: unknown) => unknown)(out);
+    } catch (fallbackError) {
+      throw outgoing(fallbackError);
+    }
+  }
+
+  static {
+    recover = (policy, error, attempt) => policy.#recover(error, attempt);
+    registerFused(
+      FallbackPolicy,
+      (policy: FallbackPolicy<unknown>, inner, index, signal, attempt, parent, sink) => {
+        if (signal?.aborted) {
+          sink.fail(cancelledBy(signal));
+          return;
+        }
+        const ctx = parent ?? new Context(signal, attempt);
+        inner.step(index + 1, ctx, signal, new FallbackRun(policy, attempt, sink));
+      },
+    );
+  }
+}
+
+/** A fallback's call in a pipeline: a success passes straight out; a failure may be served. */
+class FallbackRun implements Sink {
+  readonly #policy: FallbackPolicy<unknown>;
+  readonly #attempt: number;
+  readonly #sink: Sink;
+
+  constructor(policy: FallbackPolicy<unknown>, attempt: number, sink: Sink) {
+    this.#policy = policy;
+    this.#attempt = attempt;
+    this.#sink = sink;
+  }
+
+  ok(value: unknown): void {
+    this.#sink.ok(value);
+  }
+
+  fail(error: unknown): void {
+    settleFrom(() => recover(this.#policy, error, this.#attempt), this.#sink);
   }
 }
 

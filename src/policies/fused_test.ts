@@ -9,6 +9,7 @@ import { ConnectionError } from "../errors/connection_error.ts";
 import { constantBackoff } from "./backoff.ts";
 import { consecutiveFailures } from "./breaker_strategies.ts";
 import { circuitBreaker } from "./circuit_breaker.ts";
+import { bulkhead } from "./bulkhead.ts";
 import { fallback } from "./fallback.ts";
 import { pipeline } from "./pipeline.ts";
 import { retry } from "./retry.ts";
@@ -62,7 +63,12 @@ function build(clock: ManualClock) {
   r.onGiveUp((e) => log.push(`give up ${e.attempts} ${e.reason}`));
   b.onStateChange((e) => log.push(`${e.from}->${e.to}`));
   t.onTimeout(() => log.push("timeout"));
-  return { r, b, t, log };
+  const f = fallback((e: unknown) => `served ${(e as Error).name}`, {
+    on: (e) => (e as Error).message !== "not a connection error",
+  });
+  f.onFallback((e) => log.push(`fallback ${e.attempt}`));
+  const h = bulkhead(1);
+  return { r, b, t, f, h, log };
 }
 
 function describeOutcome(settled: { value?: unknown; error?: unknown }): string {
@@ -87,7 +93,9 @@ async function drive(
       (value) => (settled.value = value, done = true),
       (error) => (settled.error = error, done = true),
     );
-    for (let i = 0; i < 50 && !done; i++) await clock.advance(5);
+    // Microtask turns first (cheap), then timer by timer.
+    for (let i = 0; i < 30 && !done; i++) await null;
+    for (let i = 0; i < 50 && !done; i++) if (!await clock.next()) break;
     seen.push(`${describeOutcome(settled)} after ${attempt}`);
     await clock.advance(60); // past halfOpenAfter, so that the breaker moves on
   }
@@ -136,8 +144,91 @@ describe("pipeline() fused", () => {
           assert.equal(queueOf(fused.t).live, 0);
         },
       ),
-      { numRuns: 100 },
+      { numRuns: 60 },
     );
+  });
+
+  test("pipeline(fallback, retry, circuitBreaker, timeout, bulkhead) ends every call as the policies nested by hand do", async () => {
+    const step = fc.constantFrom<Step>(
+      "ok",
+      "value",
+      "refused",
+      "throw",
+      "plain",
+      "hang",
+      "thenable",
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(step, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 6 }),
+        async (calls) => {
+          const c1 = new ManualClock();
+          const fused = build(c1);
+          const p = pipeline(fused.f, fused.r, fused.b, fused.t, fused.h);
+          const a = await drive(c1, (fn) => p.execute(fn), calls);
+
+          const c2 = new ManualClock();
+          const n = build(c2);
+          const b = await drive(
+            c2,
+            (fn) =>
+              n.f.execute((c0) =>
+                n.r.execute((c1) =>
+                  (n.b.execute as Hidden)(
+                    (c2) =>
+                      (n.t.execute as Hidden)(
+                        (c3) => (n.h.execute as Hidden)(fn, c3.signal, c3.attempt),
+                        c2.signal,
+                        c2.attempt,
+                      ),
+                    c1.signal,
+                    c1.attempt,
+                  ), c0.signal)
+              ),
+            calls,
+          );
+          assert.deepEqual(a, b);
+          assert.deepEqual(fused.log, n.log);
+          assert.equal(fused.b.state, n.b.state);
+          assert.equal(fused.h.executing, n.h.executing);
+          assert.equal(c1.pendingTimers, 0);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  test("pipeline() frees a bulkhead slot however a fused call ends", async () => {
+    const clock = new ManualClock();
+    const h = bulkhead(1);
+    const policy = pipeline(h, timeout(10, { clock }));
+    for (const step of ["ok", "value", "refused", "throw", "plain", "thenable"] as const) {
+      await policy.execute((ctx) => perform(step, ctx)).catch(() => {});
+      assert.equal(h.executing, 0, step);
+    }
+    const hung = policy.execute((ctx) => perform("hang", ctx)).catch((e: ConnectionError) =>
+      e
+    ) as Promise<ConnectionError>;
+    assert.equal(h.executing, 1);
+    await clock.advance(10);
+    assert.equal((await hung).kind, "timeout");
+    assert.equal(h.executing, 0);
+  });
+
+  test("pipeline() queues for a full bulkhead, and turns away a call beyond its queue", async () => {
+    const h = bulkhead(1, { queue: 1 });
+    const policy = pipeline(retry({ maxAttempts: 1 }), h);
+    let release!: (v: string) => void;
+    const first = policy.execute(() => new Promise<string>((r) => (release = r)));
+    const second = policy.execute(async () => "second");
+    const third = await policy.execute(async () => "third").catch((e) => e);
+    assert.equal(third.name, "BulkheadRejectedError");
+    assert.equal(h.executing, 1);
+    assert.equal(h.queued, 1);
+    release("first");
+    assert.deepEqual(await Promise.all([first, second]), ["first", "second"]);
+    assert.equal(h.executing, 0);
+    assert.equal(h.queued, 0);
   });
 
   test("pipeline() counts a thenable that calls back more than once as one success", async () => {
