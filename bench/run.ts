@@ -22,10 +22,16 @@
  * @module
  */
 
-import { type Clock, constantBackoff, pipeline, realClock, retry, timeout } from "../mod.ts";
-// The breaker is imported from its own files while mod.ts does not export it yet.
-import { circuitBreaker } from "../src/policies/circuit_breaker.ts";
-import { consecutiveFailures } from "../src/policies/breaker_strategies.ts";
+import {
+  circuitBreaker,
+  type Clock,
+  consecutiveFailures,
+  constantBackoff,
+  pipeline,
+  realClock,
+  retry,
+  timeout,
+} from "../mod.ts";
 import {
   circuitBreaker as cockatielBreaker,
   ConsecutiveBreaker,

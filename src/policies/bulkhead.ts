@@ -252,6 +252,7 @@ export class BulkheadPolicy implements Policy {
         const ctx = parent ?? new Context(signal, attempt);
         inner.step(index + 1, ctx, signal, new BulkheadRun(policy, sink));
       },
+      (policy) => #executing in policy,
     );
   }
 }

@@ -510,7 +510,12 @@ class BreakerRun implements Sink {
   }
 
   ok(value: unknown): void {
-    succeeded(this.#breaker, this.#epoch);
+    try {
+      succeeded(this.#breaker, this.#epoch);
+    } catch (error) {
+      this.#sink.fail(error); // a custom TripCounter that throws: as `execute` would reject
+      return;
+    }
     this.#sink.ok(value);
   }
 
@@ -664,6 +669,7 @@ export class CircuitBreaker implements Policy {
         const ctx = parent ?? new Context(signal, attempt);
         inner.step(index + 1, ctx, signal, new BreakerRun(breaker, breaker.#epoch, sink));
       },
+      (policy) => #state in policy,
     );
   }
 

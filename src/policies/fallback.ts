@@ -174,6 +174,7 @@ export class FallbackPolicy<R> {
         const ctx = parent ?? new Context(signal, attempt);
         inner.step(index + 1, ctx, signal, new FallbackRun(policy, attempt, sink));
       },
+      (policy) => #value in policy,
     );
   }
 }

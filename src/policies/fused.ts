@@ -54,20 +54,39 @@ export type FusedRun = (
   sink: Sink,
 ) => void;
 
-const runs = new Map<unknown, FusedRun>();
-
-/** Registers how instances of `type` (exactly that class) run fused. */
-export function registerFused(
-  type: abstract new (...args: never[]) => unknown,
-  run: FusedRun,
-): void {
-  runs.set(type, run);
+interface Registration {
+  readonly run: FusedRun;
+  readonly execute: unknown;
+  readonly owns: (policy: object) => boolean;
 }
 
-/** The fused run of `policy`, if its class registered one. */
+const registry = new Map<unknown, Registration>();
+
+/**
+ * Registers how instances of `type` run fused. `owns` is the class's brand
+ * check (`#field in policy`): a Proxy of an instance is not one.
+ */
+export function registerFused(
+  type: abstract new (...args: never[]) => { execute: unknown },
+  run: FusedRun,
+  owns: (policy: object) => boolean,
+): void {
+  registry.set(type, { run, execute: type.prototype.execute, owns });
+}
+
+/**
+ * The fused run of `policy`: only for a genuine instance of a registered
+ * class whose `execute` is the class's own, so that an `execute` replaced on
+ * the instance (a spy, a wrapper) or a Proxy is run through `execute`.
+ */
 export function fusedRunOf(policy: object): FusedRun | undefined {
   try {
-    return runs.get(Object.getPrototypeOf(policy)?.constructor);
+    const found = registry.get(Object.getPrototypeOf(policy)?.constructor);
+    if (
+      found === undefined || (policy as { execute?: unknown }).execute !== found.execute ||
+      !found.owns(policy)
+    ) return undefined;
+    return found.run;
   } catch {
     return undefined; // a Proxy whose trap throws is run through its execute
   }

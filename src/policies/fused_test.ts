@@ -7,12 +7,13 @@ import fc from "fast-check";
 import { ManualClock } from "../clock.ts";
 import { ConnectionError } from "../errors/connection_error.ts";
 import { constantBackoff } from "./backoff.ts";
-import { consecutiveFailures } from "./breaker_strategies.ts";
+import { consecutiveFailures, type TripStrategy } from "./breaker_strategies.ts";
 import { circuitBreaker } from "./circuit_breaker.ts";
 import { bulkhead } from "./bulkhead.ts";
 import { fallback } from "./fallback.ts";
 import { pipeline } from "./pipeline.ts";
 import { retry } from "./retry.ts";
+import type { RetryBudget } from "./retry_budget.ts";
 import { queueOf, timeout } from "./timeout.ts";
 import type { ExecutionContext, Policy } from "./types.ts";
 
@@ -229,6 +230,89 @@ describe("pipeline() fused", () => {
     assert.deepEqual(await Promise.all([first, second]), ["first", "second"]);
     assert.equal(h.executing, 0);
     assert.equal(h.queued, 0);
+  });
+
+  test("pipeline() runs an execute replaced on the instance, and a Proxy of a policy, through execute", async () => {
+    const t = timeout(1000);
+    let calls = 0;
+    const original = t.execute.bind(t);
+    t.execute = ((...args: Parameters<typeof original>) => {
+      calls++;
+      return original(...args);
+    }) as typeof t.execute;
+    assert.equal(await pipeline(retry(), t).execute(async () => 1), 1);
+    assert.equal(calls, 1);
+
+    const target = timeout(1000);
+    const proxy = new Proxy(target, {
+      get(object, key) {
+        const value = Reflect.get(object, key);
+        return typeof value === "function" ? value.bind(object) : value;
+      },
+    });
+    assert.equal(await pipeline(retry(), proxy).execute(async () => 2), 2);
+  });
+
+  test("pipeline() rejects with the error of a trip counter whose success() throws", async () => {
+    const boom = new Error("boom");
+    const trip = {
+      create: () => ({
+        success() {
+          throw boom;
+        },
+        failure: () => false,
+        reset() {},
+        toJSON: () => ({ type: "custom" }),
+        restore() {},
+      }),
+    };
+    const breaker = circuitBreaker({ trip: trip as unknown as TripStrategy, halfOpenAfter: 100 });
+    const policy = pipeline(retry(), breaker);
+    assert.equal(await policy.execute(async () => 1).catch((e) => e), boom);
+    assert.equal(await policy.execute(() => 1).catch((e) => e), boom);
+    assert.equal(await breaker.execute(async () => 1).catch((e) => e), boom);
+  });
+
+  test("pipeline() rejects, frees its bulkhead slot and drops its listener when a retry budget throws", async () => {
+    const broken = new Error("budget down");
+    const budget = {
+      recordCall() {
+        throw broken;
+      },
+      tryRetry: () => true,
+    } as unknown as RetryBudget;
+    const h = bulkhead(1);
+    const controller = new AbortController();
+    let listeners = 0;
+    const add = controller.signal.addEventListener.bind(controller.signal);
+    const remove = controller.signal.removeEventListener.bind(controller.signal);
+    controller.signal.addEventListener = ((...args: Parameters<typeof add>) => {
+      listeners++;
+      add(...args);
+    }) as typeof add;
+    controller.signal.removeEventListener = ((...args: Parameters<typeof remove>) => {
+      listeners--;
+      remove(...args);
+    }) as typeof remove;
+    const policy = pipeline(h, timeout(1000), retry({ budget }));
+    const error = await policy.execute(async () => 1, controller.signal).catch((e) => e);
+    assert.equal(error, broken);
+    assert.equal(h.executing, 0);
+    assert.equal(listeners, 0);
+    assert.equal(await retry({ budget }).execute(async () => 1).catch((e) => e), broken);
+  });
+
+  test("pipeline() ends as timeout.execute does when the operation aborts the caller's signal and returns a value", async () => {
+    for (
+      const make of [() => timeout(1000), () => pipeline(retry({ maxAttempts: 1 }), timeout(1000))]
+    ) {
+      const controller = new AbortController();
+      const value = await make().execute(() => {
+        controller.abort();
+        return 42;
+      }, controller.signal);
+      assert.equal(value, 42);
+    }
   });
 
   test("pipeline() counts a thenable that calls back more than once as one success", async () => {

@@ -72,7 +72,11 @@ class Pipeline implements Policy {
     capturing = call;
     const promise = new Promise<T>(capture);
     capturing = undefined;
-    call.enter(0, signal, attempt ?? 1, undefined, call);
+    try {
+      call.enter(0, signal, attempt ?? 1, undefined, call);
+    } catch (error) {
+      call.fail(error); // a fused run does not throw; this is the last guard
+    }
     return promise;
   }
 }
@@ -137,7 +141,10 @@ class PipelineCall implements Inner, Sink {
       return;
     }
     const layer = pipeline.layers[index]!;
-    const rest = this.operation(index + 1, signal);
+    // The last layer runs the operation itself, as it would outside a pipeline.
+    const rest = index + 1 === pipeline.layers.length
+      ? this.#fn
+      : this.operation(index + 1, signal);
     settleFrom(() => layer.execute(rest, signal, attempt, parent), sink);
   }
 

@@ -407,7 +407,11 @@ export class RetryPolicy implements Policy {
       );
     }
     if (signal?.aborted) return Promise.reject(this.#cancel(signal, 0));
-    this.#budget?.recordCall();
+    try {
+      this.#budget?.recordCall();
+    } catch (error) {
+      return Promise.reject(error); // a budget of the caller's making that throws
+    }
     // The success path without a result check, a success listener or a
     // deadline needs no loop and no async frame: the first attempt's promise,
     // with the loop attached only for its failure.
@@ -439,7 +443,12 @@ export class RetryPolicy implements Policy {
           sink.fail(retry.#cancel(signal, 0));
           return;
         }
-        retry.#budget?.recordCall();
+        try {
+          retry.#budget?.recordCall();
+        } catch (error) {
+          sink.fail(error); // a budget of the caller's making that throws
+          return;
+        }
         if (
           retry.#handleResult !== undefined || retry.#success.has || retry.#deadline !== Infinity
         ) {
@@ -456,6 +465,7 @@ export class RetryPolicy implements Policy {
           new RetryRun(retry, inner, index, signal, sink),
         );
       },
+      (policy) => #deadline in policy,
     );
   }
 

@@ -157,19 +157,19 @@ class TimeoutCall<T> implements ExecutionContext, DeadlineEntry {
     capturing = this as TimeoutCall<unknown>;
     const promise = new Promise<T>(capture);
     capturing = undefined;
+    // Subscribed even when the call ends at once below, so that a rejection
+    // of the operation's promise is never left unhandled.
+    try {
+      value.then((v) => this.ok(v), (e) => this.fail(e));
+    } catch (error) {
+      this.fail(error);
+    }
     // The operation may have aborted the caller's signal before returning.
     if (caller?.aborted) this.handleEvent();
-    else {
-      try {
-        value.then((v) => this.ok(v), (e) => this.fail(e));
-      } catch (error) {
-        this.fail(error);
-      }
-      // Queued after the operation's own reaction, so that the queue's first
-      // look (a microtask from now) finds an already-settled operation done
-      // and stops there. A thenable may have settled the call synchronously.
-      if (!this.#settled) this.#policy.queue.add(this);
-    }
+    // Queued after the operation's own reaction, so that the queue's first
+    // look (a microtask from now) finds an already-settled operation done
+    // and stops there. A thenable may have settled the call synchronously.
+    else if (!this.#settled) this.#policy.queue.add(this);
     return promise;
   }
 
@@ -259,13 +259,16 @@ export class TimeoutPolicy implements Policy {
         }
         const call = new TimeoutCall<unknown>(policy.#core, signal, attempt);
         call.sink = sink;
-        // Listening first: an operation that aborts the caller's signal before
-        // it returns settles the call then and there.
-        call.listen();
         inner.step(index + 1, call, signal, call);
-        // After the operation's reaction, as in `race`.
-        if (!call.settled) policy.#core.queue.add(call);
+        // As `race` does once the operation has returned: listening for the
+        // caller's signal, which the operation itself may have aborted, and
+        // joining the queue after the operation's reaction.
+        if (call.settled) return;
+        call.listen();
+        if (signal?.aborted) call.handleEvent();
+        else policy.#core.queue.add(call);
       },
+      (policy) => #core in policy,
     );
   }
 

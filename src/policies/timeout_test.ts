@@ -305,6 +305,24 @@ describe("timeout()", () => {
     assert.equal(fromOption.length, 1);
   });
 
+  test("timeout() still handles the operation's promise when the operation aborts the caller's signal", async () => {
+    const controller = new AbortController();
+    let subscribed = false;
+    const error = await timeout(1000).execute(() => {
+      controller.abort();
+      // A rejection nobody handles would be reported as unhandled.
+      return {
+        then(_resolve: (v: unknown) => void, reject: (e: unknown) => void) {
+          subscribed = true;
+          queueMicrotask(() => reject(new Error("late")));
+        },
+      } as unknown as Promise<never>;
+    }, controller.signal).catch((e) => e);
+    assert.ok(error instanceof ConnectionError);
+    assert.equal(error.kind, "cancelled");
+    assert.equal(subscribed, true);
+  });
+
   test("timeout() validates its options with messages naming them", () => {
     for (const ms of [0, -1, NaN, Infinity]) {
       assert.throws(
