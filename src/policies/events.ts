@@ -55,8 +55,14 @@ export class Emitter<T> {
     }
     // Copy on write, so a listener that unsubscribes during emit is safe.
     this.#listeners = [...this.#listeners, listener];
+    let disposed = false;
+    // Removes this subscription only: the same function subscribed twice is two subscriptions.
     const dispose = () => {
-      this.#listeners = this.#listeners.filter((l) => l !== listener);
+      if (disposed) return;
+      disposed = true;
+      const i = this.#listeners.indexOf(listener);
+      if (i < 0) return;
+      this.#listeners = [...this.#listeners.slice(0, i), ...this.#listeners.slice(i + 1)];
     };
     return { dispose, [Symbol.dispose]: dispose };
   };
