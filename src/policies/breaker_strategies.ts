@@ -21,6 +21,7 @@ import {
   positiveInteger,
   rangeError,
   ratio,
+  show,
   typeError,
 } from "./validate.ts";
 
@@ -100,17 +101,11 @@ export interface TripSnapshot {
 
 /** Throws the error for a snapshot field that does not fit. */
 function badSnapshot(field: string, rule: string, value: unknown, range = false): never {
-  let shown: string;
-  try {
-    shown = typeof value === "string"
-      ? JSON.stringify(value)
-      : JSON.stringify(value) ?? String(value);
-  } catch {
-    shown = String(value);
-  }
   const Ctor = range ? RangeError : TypeError;
   throw new Ctor(
-    `Cannot restore circuit breaker as 'snapshot.${field}' must be ${rule}: current value is ${shown}`,
+    `Cannot restore circuit breaker as 'snapshot.${field}' must be ${rule}: current value is ${
+      show(value)
+    }`,
   );
 }
 

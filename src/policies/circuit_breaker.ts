@@ -29,6 +29,7 @@ import {
   optionsObject,
   positiveInteger,
   rangeError,
+  show,
   typeError,
 } from "./validate.ts";
 
@@ -949,14 +950,8 @@ export class CircuitBreaker implements Policy {
 }
 
 function bad(field: string, rule: string, value: unknown, range = false): never {
-  let shown: string;
-  try {
-    shown = JSON.stringify(value) ?? String(value);
-  } catch {
-    shown = String(value);
-  }
   throw new (range ? RangeError : TypeError)(
-    `${INVALIDATED} 'snapshot${field}' must be ${rule}: current value is ${shown}`,
+    `${INVALIDATED} 'snapshot${field}' must be ${rule}: current value is ${show(value)}`,
   );
 }
 

@@ -7,7 +7,8 @@
 
 import { type Clock, realClock } from "../clock.ts";
 
-function show(value: unknown): string {
+/** A value as an error message shows it: JSON where JSON can say it, `NaN` as `NaN`. */
+export function show(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (typeof value === "function") return "a function";
   if (typeof value === "object" && value !== null) {
