@@ -54,6 +54,17 @@ describe("retryBudget()", () => {
     assert.equal(budget.available, 0);
   });
 
+  test("retryBudget() reports 0 available, never less, when the calls behind its retries left the window", async () => {
+    const clock = new ManualClock();
+    const budget = retryBudget({ ratio: 0.5, minRetriesPerSecond: 0, windowMs: 1_000, clock });
+    for (let i = 0; i < 10; i++) budget.recordCall();
+    await clock.advance(500);
+    assert.equal(take(budget, 5), 5);
+    await clock.advance(500); // the calls' bucket leaves; the retries' stays
+    assert.equal(budget.available, 0);
+    assert.equal(budget.tryRetry(), false);
+  });
+
   test("retryBudget() slides in buckets of a tenth of the window", async () => {
     const clock = new ManualClock();
     const budget = retryBudget({ ratio: 1, minRetriesPerSecond: 0, windowMs: 1_000, clock });
@@ -85,6 +96,10 @@ describe("retryBudget()", () => {
     now = NaN;
     budget.recordCall();
     assert.equal(budget.available, 3);
+    now = 10_999; // the same window as the latest bucket, at 10 000
+    assert.equal(budget.available, 3);
+    now = 11_900; // a whole window after it
+    assert.equal(budget.available, 0);
   });
 
   test("retryBudget() counts only the last window however many calls it has seen", async () => {
