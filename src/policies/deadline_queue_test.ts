@@ -1,0 +1,248 @@
+// The deadline queue behind timeout(): one timer for all of a policy's calls.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { type Clock, ManualClock } from "../clock.ts";
+import { type DeadlineEntry, DeadlineQueue, UNSTAMPED } from "./deadline_queue.ts";
+
+class Entry implements DeadlineEntry {
+  deadline = UNSTAMPED;
+  queueState = 1;
+  expired = 0;
+  readonly name: string;
+  readonly log: string[] | undefined;
+
+  constructor(name = "", log?: string[]) {
+    this.name = name;
+    this.log = log;
+  }
+
+  expire(): void {
+    this.expired++;
+    this.log?.push(this.name);
+  }
+}
+
+/** Lets `n` microtask turns pass. */
+async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await null;
+}
+
+/** A ManualClock that counts its reads and the timers set on it. */
+function counting(clock: ManualClock) {
+  const stats = { reads: 0, timers: [] as number[] };
+  const counted: Clock = {
+    now: () => (stats.reads++, clock.now()),
+    setTimeout: (callback, ms) => (stats.timers.push(ms), clock.setTimeout(callback, ms)),
+    clearTimeout: (handle) => clock.clearTimeout(handle),
+    sleep: (ms, signal) => clock.sleep(ms, signal),
+  };
+  return { counted, stats };
+}
+
+describe("DeadlineQueue", () => {
+  test("DeadlineQueue sets no timer for an entry removed within a few microtask turns", async () => {
+    const clock = new ManualClock();
+    const { counted, stats } = counting(clock);
+    const queue = new DeadlineQueue(counted, 100);
+    const entry = new Entry();
+    queue.add(entry);
+    await turns(2);
+    queue.remove(entry);
+    await turns(10);
+    assert.equal(queue.armed, false);
+    assert.deepEqual(stats.timers, []);
+    assert.equal(queue.live, 0);
+    assert.equal(queue.size, 0);
+  });
+
+  test("DeadlineQueue arms one timer for an entry that outlives the first turns, due ms after it was stamped", async () => {
+    const clock = new ManualClock(1_000);
+    const { counted, stats } = counting(clock);
+    const queue = new DeadlineQueue(counted, 100);
+    const a = new Entry();
+    const b = new Entry();
+    queue.add(a);
+    queue.add(b);
+    await turns(10);
+    assert.equal(queue.armed, true);
+    assert.deepEqual(stats.timers, [100]);
+    assert.equal(a.deadline, 1_100);
+    assert.equal(b.deadline, 1_100);
+    await clock.advance(99);
+    assert.equal(a.expired + b.expired, 0);
+    await clock.advance(1);
+    assert.deepEqual([a.expired, b.expired], [1, 1]);
+    assert.equal(queue.armed, false);
+    assert.equal(queue.live, 0);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  test("DeadlineQueue expires entries in order and re-arms for the next live one", async () => {
+    const clock = new ManualClock();
+    const log: string[] = [];
+    const queue = new DeadlineQueue(clock, 100);
+    const a = new Entry("a", log);
+    queue.add(a);
+    await turns(10);
+    await clock.advance(30);
+    const b = new Entry("b", log);
+    const c = new Entry("c", log);
+    queue.add(b);
+    queue.add(c);
+    await turns(2);
+    assert.equal(b.deadline, 130, "stamped in one batch while armed");
+    assert.equal(c.deadline, 130);
+    queue.remove(b);
+    await clock.advance(70);
+    assert.deepEqual(log, ["a"]);
+    assert.equal(queue.armed, true, "re-armed for c");
+    await clock.advance(29);
+    assert.deepEqual(log, ["a"]);
+    await clock.advance(1);
+    assert.deepEqual(log, ["a", "c"]);
+    assert.equal(b.expired, 0);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  test("DeadlineQueue never expires an entry before its deadline, even by a millisecond", async () => {
+    const clock = new ManualClock();
+    const log: string[] = [];
+    const queue = new DeadlineQueue(clock, 100);
+    queue.add(new Entry("a", log));
+    await turns(10);
+    await clock.advance(1);
+    queue.add(new Entry("b", log));
+    await turns(2);
+    await clock.advance(99);
+    assert.deepEqual(log, ["a"]);
+    await clock.advance(1);
+    assert.deepEqual(log, ["a", "b"]);
+  });
+
+  test("DeadlineQueue reads the clock once for a batch of entries added while armed", async () => {
+    const clock = new ManualClock();
+    const { counted, stats } = counting(clock);
+    const queue = new DeadlineQueue(counted, 100);
+    queue.add(new Entry());
+    await turns(10);
+    const before = stats.reads;
+    for (let i = 0; i < 50; i++) queue.add(new Entry());
+    await turns(2);
+    assert.equal(stats.reads - before, 1);
+  });
+
+  test("DeadlineQueue clears its timer when the last live entry is removed", async () => {
+    const clock = new ManualClock();
+    const queue = new DeadlineQueue(clock, 60_000);
+    const entries = [new Entry(), new Entry(), new Entry()];
+    for (const e of entries) queue.add(e);
+    await turns(10);
+    assert.equal(clock.pendingTimers, 1);
+    queue.remove(entries[0]!);
+    queue.remove(entries[2]!);
+    assert.equal(clock.pendingTimers, 1);
+    queue.remove(entries[1]!);
+    queue.remove(entries[1]!); // twice is harmless
+    assert.equal(clock.pendingTimers, 0);
+    assert.equal(queue.armed, false);
+    assert.equal(queue.live, 0);
+  });
+
+  test("DeadlineQueue holds at most about twice its live entries however many settle", async () => {
+    const clock = new ManualClock();
+    const queue = new DeadlineQueue(clock, 60_000);
+    const keep = new Entry();
+    queue.add(keep);
+    await turns(10);
+    for (let i = 0; i < 10_000; i++) {
+      const e = new Entry();
+      queue.add(e);
+      queue.remove(e);
+    }
+    assert.equal(queue.live, 1);
+    assert.ok(queue.size <= 64, `size ${queue.size}`);
+    await clock.advance(60_000);
+    assert.equal(keep.expired, 1);
+  });
+
+  test("DeadlineQueue drops settled entries in the middle without losing a live one", async () => {
+    const clock = new ManualClock();
+    const log: string[] = [];
+    const queue = new DeadlineQueue(clock, 100);
+    const entries = Array.from({ length: 100 }, (_, i) => new Entry(String(i), log));
+    for (const e of entries) queue.add(e);
+    await turns(10);
+    // Settle all but every tenth, so that the queue compacts with live entries behind its head.
+    entries.forEach((e, i) => i % 10 !== 0 && queue.remove(e));
+    assert.equal(queue.live, 10);
+    assert.ok(queue.size <= 2 * queue.live + 32, `size ${queue.size}`);
+    await clock.advance(100);
+    assert.deepEqual(log, ["0", "10", "20", "30", "40", "50", "60", "70", "80", "90"]);
+  });
+
+  test("DeadlineQueue re-arms a deadline beyond setTimeout's limit until it is due", async () => {
+    const clock = new ManualClock();
+    const { counted, stats } = counting(clock);
+    const limit = 2_147_483_647;
+    const queue = new DeadlineQueue(counted, limit * 2 + 5);
+    const e = new Entry();
+    queue.add(e);
+    await turns(10);
+    assert.deepEqual(stats.timers, [limit]);
+    await clock.advance(limit);
+    assert.equal(e.expired, 0);
+    assert.deepEqual(stats.timers, [limit, limit]);
+    await clock.advance(limit);
+    assert.deepEqual(stats.timers, [limit, limit, 5]);
+    await clock.advance(5);
+    assert.equal(e.expired, 1);
+  });
+
+  test("DeadlineQueue expires the others when one entry's expire throws", async () => {
+    const clock = new ManualClock();
+    const queue = new DeadlineQueue(clock, 10);
+    const bad: DeadlineEntry = {
+      deadline: UNSTAMPED,
+      queueState: 1,
+      expire() {
+        throw new Error("listener bug");
+      },
+    };
+    const good = new Entry();
+    queue.add(bad);
+    queue.add(good);
+    await turns(10);
+    await clock.advance(10);
+    assert.equal(good.expired, 1);
+    assert.equal(queue.live, 0);
+  });
+
+  test("DeadlineQueue lets an expiring entry add and remove others", async () => {
+    const clock = new ManualClock();
+    const queue = new DeadlineQueue(clock, 10);
+    const late = new Entry();
+    const first: DeadlineEntry = {
+      deadline: UNSTAMPED,
+      queueState: 1,
+      expire() {
+        queue.remove(second);
+        queue.add(late);
+      },
+    };
+    const second = new Entry();
+    queue.add(first);
+    queue.add(second);
+    await turns(10);
+    await clock.advance(10);
+    assert.equal(
+      second.expired,
+      1,
+      "due with first: a remove() from first's expire() comes too late to stop it",
+    );
+    assert.equal(queue.live, 1);
+    await turns(10);
+    await clock.advance(10);
+    assert.equal(late.expired, 1);
+    assert.equal(clock.pendingTimers, 0);
+  });
+});
