@@ -315,6 +315,108 @@ describe("pipeline() fused", () => {
     }
   });
 
+  test("pipeline() of faultline's own policies settles one microtask turn after its operation, however many layers", async () => {
+    const turnsToSettle = async (promise: Promise<unknown>): Promise<number> => {
+      let settled = false;
+      promise.then(() => (settled = true), () => (settled = true));
+      let n = 0;
+      while (!settled && n < 100) {
+        await null;
+        n++;
+      }
+      return n;
+    };
+    const op = async () => 1;
+    const bare = await turnsToSettle(op());
+    const policies = (): Policy[] => [
+      retry(),
+      circuitBreaker({ trip: consecutiveFailures(5), halfOpenAfter: 1000 }),
+      timeout(1000),
+      fallback(0) as Policy,
+      bulkhead(2),
+    ];
+    for (let i = 0; i < 5; i++) {
+      const layer = policies()[i]!;
+      const turns = await turnsToSettle(pipeline(layer, timeout(1000)).execute(op));
+      assert.equal(turns, bare + 1, `pipeline(${layer.constructor.name}, timeout)`);
+    }
+    assert.equal(await turnsToSettle(pipeline(...policies()).execute(op)), bare + 1);
+    // Through execute, each layer waits on the promise of the one inside it.
+    const wrapped = policies().map((p): Policy => ({
+      execute: (fn, signal) => p.execute(fn, signal),
+    }));
+    assert.ok(await turnsToSettle(pipeline(...wrapped).execute(op)) > bare + 5);
+  });
+
+  test("pipeline() rejects at once, without running the operation, when the caller's signal has aborted", async () => {
+    const controller = new AbortController();
+    controller.abort(new Error("gone"));
+    const first = (): Policy[] => [
+      retry(),
+      circuitBreaker({ trip: consecutiveFailures(5), halfOpenAfter: 1000 }),
+      timeout(1000),
+      fallback(0) as Policy,
+      bulkhead(2),
+    ];
+    for (const layer of first()) {
+      let calls = 0;
+      const error = await pipeline(layer, timeout(1000)).execute(() => calls++, controller.signal)
+        .catch((e) => e);
+      assert.ok(error instanceof ConnectionError, layer.constructor.name);
+      assert.equal(error.kind, "cancelled");
+      assert.equal(calls, 0);
+    }
+  });
+
+  test("pipeline() keeps retry's result check, deadline and success event", async () => {
+    const clock = new ManualClock();
+    let calls = 0;
+    const checked = pipeline(
+      retry({
+        maxAttempts: 3,
+        backoff: constantBackoff(0),
+        handleResult: (r) => r === "busy",
+        clock,
+      }),
+      timeout(1000, { clock }),
+    );
+    assert.equal(await checked.execute(() => ++calls < 3 ? "busy" : "done"), "done");
+    assert.equal(calls, 3);
+
+    const succeeded: number[] = [];
+    const watched = retry({ maxAttempts: 3, backoff: constantBackoff(0), clock });
+    watched.onSuccess((e) => succeeded.push(e.attempts));
+    calls = 0;
+    await pipeline(watched, timeout(1000, { clock })).execute(() => {
+      if (++calls < 2) throw refused();
+      return "ok";
+    });
+    assert.deepEqual(succeeded, [2]);
+
+    const bounded = pipeline(
+      retry({ maxAttempts: 10, backoff: constantBackoff(100), deadline: 250, clock }),
+      timeout(1000, { clock }),
+    );
+    calls = 0;
+    const outcome = bounded.execute(() => (calls++, Promise.reject(refused()))).catch((e) => e);
+    for (let i = 0; i < 10; i++) await clock.advance(100);
+    assert.equal((await outcome).kind, "refused");
+    assert.equal(calls, 3, "attempts at 0, 100 and 200 ms; the next wait would end past 250");
+  });
+
+  test("pipeline() gives a third-party innermost layer the operation itself", async () => {
+    let given: unknown;
+    const spy: Policy = {
+      execute(fn, signal) {
+        given = fn;
+        return Promise.resolve(fn({ signal: signal ?? new AbortController().signal, attempt: 1 }));
+      },
+    };
+    const op = () => 7;
+    assert.equal(await pipeline(retry(), spy).execute(op), 7);
+    assert.equal(given, op);
+  });
+
   test("pipeline() counts a thenable that calls back more than once as one success", async () => {
     const breaker = circuitBreaker({ trip: consecutiveFailures(1), halfOpenAfter: 1000 });
     const policy = pipeline(retry({ maxAttempts: 1 }), breaker, timeout(1000));

@@ -9,6 +9,7 @@ import type { FallbackPolicy } from "./fallback.ts";
 import { type FusedRun, fusedRunOf, type Inner, settleFrom, type Sink } from "./fused.ts";
 import { cancelledBy, outgoing } from "./outgoing.ts";
 import type { ExecutionContext, Policy } from "./types.ts";
+import { show } from "./validate.ts";
 
 /** What {@link pipeline} accepts: any {@link Policy}, and a {@link FallbackPolicy}. */
 export type PipelineMember = Policy | FallbackPolicy<unknown>;
@@ -64,7 +65,7 @@ class Pipeline implements Policy {
     if (typeof fn !== "function") {
       return Promise.reject(
         new TypeError(
-          `Cannot execute pipeline as 'fn' must be a function: current value is ${describe(fn)}`,
+          `Cannot execute pipeline as 'fn' must be a function: current value is ${show(fn)}`,
         ),
       );
     }

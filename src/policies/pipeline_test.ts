@@ -159,11 +159,35 @@ describe("pipeline()", () => {
   });
 
   test("pipeline() refuses what is not a policy, naming its index", () => {
-    for (const bad of [undefined, null, 1, "timeout", {}, () => {}]) {
+    const cases: [unknown, string][] = [
+      [undefined, "undefined"],
+      [null, "null"],
+      [1, "1"],
+      ["timeout", `"timeout"`],
+      [{}, "an object without execute"],
+      [() => {}, "a function"],
+      [{ execute: 1 }, "an object without execute"],
+    ];
+    for (const [bad, shown] of cases) {
       assert.throws(
-        () => pipeline(fallback(0), bad as unknown as Policy),
-        (e) => e instanceof TypeError && e.message.includes("'policies[1]'"),
+        () => pipeline(fallback(0), bad as Policy),
+        (e) =>
+          e instanceof TypeError &&
+          e.message ===
+            `Cannot create pipeline as 'policies[1]' must be a Policy (an object with an execute method): current value is ${shown}`,
         String(bad),
+      );
+    }
+  });
+
+  test("pipeline() rejects an operation that is not a function, showing it", async () => {
+    for (const [bad, shown] of [[{ a: 1 }, `{"a":1}`], ["op", `"op"`], [undefined, "undefined"]]) {
+      await assert.rejects(
+        pipeline(retry(), timeout(1000)).execute(bad as unknown as () => number),
+        (e) =>
+          e instanceof TypeError &&
+          e.message ===
+            `Cannot execute pipeline as 'fn' must be a function: current value is ${shown}`,
       );
     }
   });
