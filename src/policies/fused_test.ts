@@ -103,99 +103,108 @@ async function drive(
   return seen;
 }
 
+type Policies = ReturnType<typeof build>;
+
+/**
+ * Property: over random sequences of calls, the pipeline `fused` makes of a
+ * set of policies ends every call, and fires every event, as `nested` (the
+ * same policies, freshly made, nested by hand through execute) does.
+ */
+async function sameAsNested(
+  maxCalls: number,
+  numRuns: number,
+  fused: (x: Policies) => Policy,
+  nested: (x: Policies, fn: (ctx: ExecutionContext) => unknown) => Promise<unknown>,
+): Promise<void> {
+  const step = fc.constantFrom<Step>(
+    "ok",
+    "value",
+    "refused",
+    "throw",
+    "plain",
+    "hang",
+    "thenable",
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.array(step, { minLength: 1, maxLength: 3 }), {
+        minLength: 1,
+        maxLength: maxCalls,
+      }),
+      async (calls) => {
+        const c1 = new ManualClock();
+        const x = build(c1);
+        const p = fused(x);
+        const a = await drive(c1, (fn) => p.execute(fn), calls);
+        const c2 = new ManualClock();
+        const y = build(c2);
+        const b = await drive(c2, (fn) => nested(y, fn), calls);
+        assert.deepEqual(a, b);
+        assert.deepEqual(x.log, y.log);
+        assert.equal(x.b.state, y.b.state);
+        assert.equal(x.h.executing, y.h.executing);
+        assert.equal(c1.pendingTimers, 0);
+        assert.equal(c2.pendingTimers, 0);
+        assert.equal(queueOf(x.t).live, queueOf(y.t).live);
+      },
+    ),
+    { numRuns },
+  );
+}
+
+/** Counts the listeners added to and removed from `signal`. */
+function countListeners(signal: AbortSignal): { readonly live: number } {
+  const counter = { live: 0 };
+  const add = signal.addEventListener.bind(signal);
+  const remove = signal.removeEventListener.bind(signal);
+  signal.addEventListener = ((...args: Parameters<typeof add>) => {
+    counter.live++;
+    add(...args);
+  }) as typeof add;
+  signal.removeEventListener = ((...args: Parameters<typeof remove>) => {
+    counter.live--;
+    remove(...args);
+  }) as typeof remove;
+  return counter;
+}
+
 describe("pipeline() fused", () => {
   test("pipeline(retry, circuitBreaker, timeout) ends every call as the policies nested by hand do", async () => {
-    const step = fc.constantFrom<Step>(
-      "ok",
-      "value",
-      "refused",
-      "throw",
-      "plain",
-      "hang",
-      "thenable",
-    );
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(fc.array(step, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 8 }),
-        async (calls) => {
-          const c1 = new ManualClock();
-          const fused = build(c1);
-          const p = pipeline(fused.r, fused.b, fused.t);
-          const a = await drive(c1, (fn) => p.execute(fn), calls);
-
-          const c2 = new ManualClock();
-          const nested = build(c2);
-          const b = await drive(
-            c2,
-            (fn) =>
-              nested.r.execute((ctx1) =>
-                // The hidden third parameter: the attempt, as pipeline() passes it.
-                (nested.b.execute as Hidden)(
-                  (ctx2) => (nested.t.execute as Hidden)(fn, ctx2.signal, ctx2.attempt),
-                  ctx1.signal,
-                  ctx1.attempt,
-                )
-              ),
-            calls,
-          );
-          assert.deepEqual(a, b);
-          assert.deepEqual(fused.log, nested.log);
-          assert.equal(fused.b.state, nested.b.state);
-          assert.equal(c1.pendingTimers, 0);
-          assert.equal(queueOf(fused.t).live, 0);
-        },
-      ),
-      { numRuns: 60 },
+    await sameAsNested(
+      8,
+      60,
+      (x) => pipeline(x.r, x.b, x.t),
+      (x, fn) =>
+        x.r.execute((c1) =>
+          // The hidden third parameter: the attempt, as pipeline() passes it.
+          (x.b.execute as Hidden)(
+            (c2) => (x.t.execute as Hidden)(fn, c2.signal, c2.attempt),
+            c1.signal,
+            c1.attempt,
+          )
+        ),
     );
   });
 
   test("pipeline(fallback, retry, circuitBreaker, timeout, bulkhead) ends every call as the policies nested by hand do", async () => {
-    const step = fc.constantFrom<Step>(
-      "ok",
-      "value",
-      "refused",
-      "throw",
-      "plain",
-      "hang",
-      "thenable",
-    );
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(fc.array(step, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 6 }),
-        async (calls) => {
-          const c1 = new ManualClock();
-          const fused = build(c1);
-          const p = pipeline(fused.f, fused.r, fused.b, fused.t, fused.h);
-          const a = await drive(c1, (fn) => p.execute(fn), calls);
-
-          const c2 = new ManualClock();
-          const n = build(c2);
-          const b = await drive(
-            c2,
-            (fn) =>
-              n.f.execute((c0) =>
-                n.r.execute((c1) =>
-                  (n.b.execute as Hidden)(
-                    (c2) =>
-                      (n.t.execute as Hidden)(
-                        (c3) => (n.h.execute as Hidden)(fn, c3.signal, c3.attempt),
-                        c2.signal,
-                        c2.attempt,
-                      ),
-                    c1.signal,
-                    c1.attempt,
-                  ), c0.signal)
-              ),
-            calls,
-          );
-          assert.deepEqual(a, b);
-          assert.deepEqual(fused.log, n.log);
-          assert.equal(fused.b.state, n.b.state);
-          assert.equal(fused.h.executing, n.h.executing);
-          assert.equal(c1.pendingTimers, 0);
-        },
-      ),
-      { numRuns: 40 },
+    await sameAsNested(
+      6,
+      40,
+      (x) => pipeline(x.f, x.r, x.b, x.t, x.h),
+      (x, fn) =>
+        x.f.execute((c0) =>
+          x.r.execute((c1) =>
+            (x.b.execute as Hidden)(
+              (c2) =>
+                (x.t.execute as Hidden)(
+                  (c3) => (x.h.execute as Hidden)(fn, c3.signal, c3.attempt),
+                  c2.signal,
+                  c2.attempt,
+                ),
+              c1.signal,
+              c1.attempt,
+            ), c0.signal)
+        ),
     );
   });
 
@@ -283,22 +292,12 @@ describe("pipeline() fused", () => {
     } as unknown as RetryBudget;
     const h = bulkhead(1);
     const controller = new AbortController();
-    let listeners = 0;
-    const add = controller.signal.addEventListener.bind(controller.signal);
-    const remove = controller.signal.removeEventListener.bind(controller.signal);
-    controller.signal.addEventListener = ((...args: Parameters<typeof add>) => {
-      listeners++;
-      add(...args);
-    }) as typeof add;
-    controller.signal.removeEventListener = ((...args: Parameters<typeof remove>) => {
-      listeners--;
-      remove(...args);
-    }) as typeof remove;
+    const listeners = countListeners(controller.signal);
     const policy = pipeline(h, timeout(1000), retry({ budget }));
     const error = await policy.execute(async () => 1, controller.signal).catch((e) => e);
     assert.equal(error, broken);
     assert.equal(h.executing, 0);
-    assert.equal(listeners, 0);
+    assert.equal(listeners.live, 0);
     assert.equal(await retry({ budget }).execute(async () => 1).catch((e) => e), broken);
   });
 
@@ -494,17 +493,7 @@ describe("pipeline() fused", () => {
   test("pipeline() leaves no listener on a long-lived signal after many fused calls", async () => {
     const clock = new ManualClock();
     const controller = new AbortController();
-    let listeners = 0;
-    const add = controller.signal.addEventListener.bind(controller.signal);
-    const remove = controller.signal.removeEventListener.bind(controller.signal);
-    controller.signal.addEventListener = ((...args: Parameters<typeof add>) => {
-      listeners++;
-      add(...args);
-    }) as typeof add;
-    controller.signal.removeEventListener = ((...args: Parameters<typeof remove>) => {
-      listeners--;
-      remove(...args);
-    }) as typeof remove;
+    const listeners = countListeners(controller.signal);
     const t = timeout(1000, { clock });
     const policy: Policy = pipeline(
       retry({ maxAttempts: 2, backoff: constantBackoff(0), clock }),
@@ -517,7 +506,7 @@ describe("pipeline() fused", () => {
         return i;
       }, controller.signal);
     }
-    assert.equal(listeners, 0);
+    assert.equal(listeners.live, 0);
     assert.equal(queueOf(t).live, 0);
     assert.equal(clock.pendingTimers, 0);
   });
