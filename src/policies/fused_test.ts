@@ -416,6 +416,31 @@ describe("pipeline() fused", () => {
     assert.equal(given, op);
   });
 
+  test("pipeline() runs a Proxy whose traps throw, and a layer whose execute throws, through execute", async () => {
+    const target = timeout(1000);
+    const hostile = new Proxy(target, {
+      getPrototypeOf() {
+        throw new Error("no prototype for you");
+      },
+      get(object, key) {
+        const value = Reflect.get(object, key);
+        return typeof value === "function" ? value.bind(object) : value;
+      },
+    });
+    assert.equal(await pipeline(retry(), hostile).execute(async () => 3), 3);
+
+    const broken = new Error("execute threw");
+    const throwing: Policy = {
+      execute() {
+        throw broken;
+      },
+    };
+    const t = timeout(1000);
+    const error = await pipeline(retry(), throwing, t).execute(async () => 4).catch((e) => e);
+    assert.equal(error, broken);
+    assert.equal(queueOf(t).live, 0);
+  });
+
   test("pipeline() counts a thenable that calls back more than once as one success", async () => {
     const breaker = circuitBreaker({ trip: consecutiveFailures(1), halfOpenAfter: 1000 });
     const policy = pipeline(retry({ maxAttempts: 1 }), breaker, timeout(1000));

@@ -48,9 +48,15 @@ function rethrowOutgoing(error: unknown): never {
 }
 
 class Pipeline implements Policy {
+  /** The brand `isPipeline` checks: unlike `instanceof`, it runs no trap of a Proxy. */
+  readonly #pipeline = true;
   readonly layers: readonly Executor[];
   /** Each layer's fused run, or undefined for a layer run through its `execute`. */
   readonly runs: readonly (FusedRun | undefined)[];
+
+  static isPipeline(value: object): value is Pipeline {
+    return #pipeline in value;
+  }
 
   constructor(layers: Executor[]) {
     this.layers = layers;
@@ -235,7 +241,7 @@ export function pipeline(...policies: PipelineMember[]): Policy {
         }`,
       );
     }
-    if (policy instanceof Pipeline) layers.push(...policy.layers);
+    if (Pipeline.isPipeline(policy as object)) layers.push(...(policy as Pipeline).layers);
     else layers.push(policy as Executor);
   }
   if (layers.length === 0) return new PassThrough();
