@@ -9,9 +9,11 @@
  * ended: the operation's promise has one reaction, whose result runs through
  * every layer's bookkeeping at once, and the pipeline makes one promise.
  *
- * A policy class opts in by registering a {@link FusedRun} for itself; any
- * other layer (fallback, bulkhead, a third-party policy) is run through its
- * `execute`, with the layers inside it as its operation.
+ * A policy class opts in by registering a {@link FusedRun} for itself (retry,
+ * circuitBreaker, timeout, fallback and bulkhead do); any other layer (a
+ * third-party policy, a subclass, an instance whose `execute` was replaced, a
+ * Proxy) is run through its `execute`, with the layers inside it as its
+ * operation.
  *
  * @module
  */
