@@ -637,21 +637,24 @@ export class CircuitBreaker implements Policy {
       value === null || (typeof value !== "object" && typeof value !== "function") ||
       typeof (value as Promise<T>).then !== "function"
     ) {
-      if (epoch === this.#epoch) this.#counter.success();
+      this.#succeeded(epoch);
       return Promise.resolve(value as T);
     }
     return Promise.resolve(value).then((result) => {
-      if (epoch === this.#epoch) this.#counter.success();
+      this.#succeeded(epoch);
       return result;
     }, (error: unknown) => {
       throw this.#failed(error, epoch);
     });
   }
 
+  /** Counts a success, unless the breaker has moved on since the call started. */
+  #succeeded(epoch: number): void {
+    if (epoch === this.#epoch) this.#counter.success();
+  }
+
   static {
-    succeeded = (breaker, epoch) => {
-      if (epoch === breaker.#epoch) breaker.#counter.success();
-    };
+    succeeded = (breaker, epoch) => breaker.#succeeded(epoch);
     failed = (breaker, error, epoch) => breaker.#failed(error, epoch);
     registerFused(
       CircuitBreaker,
