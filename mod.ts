@@ -31,9 +31,17 @@ export {
   type ConnectionErrorKindFields,
   type ConnectionErrorOptions,
 } from "./src/errors/connection_error.ts";
-export { type NormalizeContext, normalizeError } from "./src/errors/normalize_error.ts";
+export {
+  createNormalizer,
+  type NormalizeContext,
+  normalizeError,
+  type Normalizer,
+  type NormalizerOptions,
+} from "./src/errors/normalize_error.ts";
+export type { ErrorFields, Recognition, Recognizer } from "./src/errors/recognizer.ts";
 export { isConnectionError } from "./src/errors/is_connection_error.ts";
 export { detectRuntime, type RuntimeName } from "./src/runtime.ts";
+export { VERSION } from "./src/version.ts";
 export { type Clock, ManualClock, realClock } from "./src/clock.ts";
 export type { ExecutionContext, Policy } from "./src/policies/types.ts";
 export type { Event, Subscription } from "./src/policies/events.ts";

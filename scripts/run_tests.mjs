@@ -94,6 +94,7 @@ function run(r) {
         name: r.name,
         code,
         counts: r.parse(clean),
+        output: clean,
         seconds: (Date.now() - started) / 1000,
       });
     });
@@ -124,6 +125,16 @@ for (const { name, code, counts, seconds } of results) {
       counts ? "" : "  (no summary found)"
     }`,
   );
+}
+// A suite that could not run because a system program is missing (postgres,
+// redis-server, chromium) says so in one line; repeat each once, loudly.
+const notRun = new Set(
+  results.flatMap((r) => r.output.match(/^SUITE NOT RUN: .*$/gm) ?? []),
+);
+if (notRun.size > 0) {
+  console.log("\n" + "!".repeat(100));
+  for (const line of notRun) console.log(`!!! ${line}`);
+  console.log("!".repeat(100));
 }
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
 process.exit(bad ? 1 : 0);

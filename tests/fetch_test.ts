@@ -463,3 +463,51 @@ describe(`fetch failures classified under ${runtimeName}`, () => {
     assert.equal(normalizeError(error).kind, "dns");
   });
 });
+
+test("resilientFetch() retries a POST exactly when the failure says nothing was sent", async () => {
+  const post = { method: "POST", body: "x" };
+  const failing = (error: () => unknown) => {
+    let n = 0;
+    return {
+      fetch: (() => {
+        n++;
+        return Promise.reject(error());
+      }) as typeof fetch,
+      calls: () => n,
+    };
+  };
+  const cases: Array<[string, () => unknown, number]> = [
+    ["unreachable", () => Object.assign(new Error("x"), { code: "EHOSTUNREACH" }), 3],
+    ["a TLS handshake", () => Object.assign(new Error("x"), { code: "ERR_SSL_WRONG_VERSION_NUMBER" }), 1],
+    ["a reset", () => Object.assign(new Error("x"), { code: "ECONNRESET" }), 1],
+    ["a browser's Failed to fetch", () => new TypeError("Failed to fetch"), 1],
+  ];
+  for (const [name, error, attempts] of cases) {
+    const c = failing(error);
+    const http = resilientFetch({ fetch: c.fetch, backoff: noWait, maxAttempts: 3, breaker: false });
+    await assert.rejects(http("http://127.0.0.1:9/", post));
+    // A TLS failure is not retryable at all; unreachable is, and sent nothing.
+    assert.equal(c.calls(), attempts, name);
+  }
+});
+
+test("resilientFetch({ normalize }) reads a client's errors with the user's normalizer", async () => {
+  const { createNormalizer } = await import("../mod.ts");
+  const normalize = createNormalizer({
+    recognizers: [{
+      name: "proxy",
+      match: (e) => e.code === "PROXY_NO_UPSTREAM" ? { kind: "refused" } : undefined,
+    }],
+  });
+  let n = 0;
+  const f = (() => {
+    n++;
+    return Promise.reject(Object.assign(new Error("no upstream"), { code: "PROXY_NO_UPSTREAM" }));
+  }) as typeof fetch;
+  const http = resilientFetch({ fetch: f, backoff: noWait, maxAttempts: 2, normalize });
+  await assert.rejects(http("http://127.0.0.1:9/", { method: "POST", body: "x" }), {
+    name: "ConnectionError",
+    kind: "refused",
+  });
+  assert.equal(n, 2, "refused sends nothing: a POST is retried");
+});

@@ -22,7 +22,7 @@
 import type { Clock } from "../clock.ts";
 import { type AnyConnectionError, ConnectionError } from "../errors/connection_error.ts";
 import type { ConnectionOperation } from "../errors/kinds.ts";
-import { recognize } from "../errors/normalize_error.ts";
+import type { Normalizer } from "../errors/normalize_error.ts";
 import type { Backoff } from "../policies/backoff.ts";
 import { consecutiveFailures, type TripStrategy } from "../policies/breaker_strategies.ts";
 import type { HalfOpenBackoff } from "../policies/circuit_breaker.ts";
@@ -35,6 +35,7 @@ import {
   clock as checkClock,
   duration,
   fn as checkFn,
+  normalizer,
   optionsObject,
   positiveInteger,
   rangeError,
@@ -211,6 +212,12 @@ export interface ResilientFetchOptions {
   clock?: Clock;
   /** The random numbers in `[0, 1)` given to the backoff's jitter. Default `Math.random`. */
   random?: () => number;
+  /**
+   * How to tell a connection failure from any other error, in the retries,
+   * the breakers and the errors this function rejects with: a normalizer
+   * from {@link createNormalizer}. Default {@link normalizeError}.
+   */
+  normalize?: Normalizer;
 }
 
 /**
@@ -453,6 +460,7 @@ export function resilientFetch(options?: ResilientFetchOptions): ResilientFetch 
   const policy = o.policy;
   const clockOption = o.clock;
   const random = o.random;
+  const normalize = o.normalize;
 
   const underlying = fetchOption === undefined
     ? undefined
@@ -497,8 +505,9 @@ export function resilientFetch(options?: ResilientFetchOptions): ResilientFetch 
   }
   const clock = checkClock(API, clockOption);
   if (random !== undefined) checkFn(API, "random", random);
+  const recognize = normalizer(API, normalize);
 
-  const breakers = breakerOption === false ? undefined : makeBreakers(breakerOption, clock);
+  const breakers = breakerOption === false ? undefined : makeBreakers(breakerOption, clock, normalize);
   const breakerStatuses = breakers === undefined ? new Set<number>() : statusList(
     "breaker.statuses",
     (breakerOption as ResilientFetchBreakerOptions | undefined)?.statuses ??
@@ -506,9 +515,9 @@ export function resilientFetch(options?: ResilientFetchOptions): ResilientFetch 
   );
   const timeoutPolicy = timeoutOption === undefined
     ? undefined
-    : new TimeoutPolicy(timeoutOption, { clock, operation: "fetch" });
+    : new TimeoutPolicy(timeoutOption, { clock, operation: "fetch", normalize });
 
-  const common = { maxAttempts, backoff, deadline, clock, random };
+  const common = { maxAttempts, backoff, deadline, clock, random, normalize };
   // Requests that may run twice: connection failures worth retrying, and the retry statuses.
   const safeRetry = new RetryPolicy({
     ...common,
@@ -519,10 +528,10 @@ export function resilientFetch(options?: ResilientFetchOptions): ResilientFetch 
       return ms === undefined ? undefined : Math.min(ms, maxRetryAfter);
     },
   });
-  // Requests that must not run twice: only what proves that nothing was sent.
+  // Requests that must not run twice: only failures that prove nothing was sent.
   const unsafeRetry = new RetryPolicy({
     ...common,
-    on: (_error, n) => n?.retryable === true && (n.kind === "refused" || n.kind === "dns"),
+    on: (_error, n) => n?.retryable === true && n.sent === false,
   });
   // A body that is a stream cannot be sent twice.
   const once = new RetryPolicy({ maxAttempts: 1, clock });
@@ -653,6 +662,7 @@ function hasIdempotencyKey(init: RequestInit | undefined, request: Request | und
 function makeBreakers(
   value: ResilientFetchBreakerOptions | undefined,
   clock: Clock,
+  normalize: Normalizer | undefined,
 ): KeyedCircuitBreaker {
   if (
     value !== undefined && (typeof value !== "object" || value === null || Array.isArray(value))
@@ -692,6 +702,7 @@ function makeBreakers(
     probeTimeout,
     clock,
     on: countsForBreaker,
+    normalize,
   }, { maxKeys: maxOrigins });
 }
 

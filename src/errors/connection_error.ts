@@ -12,6 +12,7 @@ import {
   formatTarget,
   hintFor,
   RETRYABLE_BY_KIND,
+  sentByDefault,
 } from "./kinds.ts";
 
 /** The fields only some kinds have; `switch (error.kind)` narrows to them. */
@@ -81,6 +82,12 @@ export interface ConnectionErrorOptions {
   temporary?: boolean | undefined;
   /** For `timeout`: the limit that ran out. */
   timeoutMs?: number | undefined;
+  /**
+   * Whether the request reached the server: `false` when it certainly did
+   * not, `true` when it certainly did. Left out, it follows from the kind
+   * (see {@link ConnectionError.sent}).
+   */
+  sent?: boolean | undefined;
   /** Overrides the kind's default. */
   retryable?: boolean;
   /** Overrides the kind's hint. */
@@ -117,6 +124,8 @@ export interface ConnectionErrorJSON {
   host: string | undefined;
   /** See {@link ConnectionError.port}. */
   port: number | undefined;
+  /** See {@link ConnectionError.sent}. */
+  sent: boolean | undefined;
   /** See {@link ConnectionError.hint}. */
   hint: string;
   /** For `dns` only. */
@@ -181,6 +190,15 @@ export class ConnectionError<K extends ConnectionErrorKind = ConnectionErrorKind
   readonly host: string | undefined;
   /** The port that was addressed, when known. */
   readonly port: number | undefined;
+  /**
+   * `false` when the request certainly never reached the server (refused,
+   * DNS, unreachable, a local address problem, a TLS handshake that failed,
+   * a connect that timed out), `true` when it certainly did, `undefined`
+   * when nobody can tell (a reset mid-request, a browser's "Failed to
+   * fetch"). A retry of a request that is not idempotent is safe only when
+   * this is `false`.
+   */
+  readonly sent: boolean | undefined;
   /** One line: the likely causes and the first thing to check. */
   readonly hint: string;
   // `declare`: set only for their own kinds, so other kinds carry no
@@ -217,6 +235,9 @@ export class ConnectionError<K extends ConnectionErrorKind = ConnectionErrorKind
     }
     this.retryable = options.retryable ??
       (kind === "dns" ? options.temporary === true : RETRYABLE_BY_KIND[kind] ?? false);
+    this.sent = typeof options.sent === "boolean"
+      ? options.sent
+      : sentByDefault(kind, options.operation);
     this.hint = options.hint ?? hintFor(kind, options);
   }
 
@@ -246,6 +267,7 @@ export class ConnectionError<K extends ConnectionErrorKind = ConnectionErrorKind
       operation: this.operation,
       host: this.host,
       port: this.port,
+      sent: this.sent,
       hint: this.hint,
     };
     if (this.kind === "dns") {

@@ -109,6 +109,7 @@ test("ConnectionError.toJSON() is plain and survives JSON.stringify", () => {
     operation: "connect",
     host: "127.0.0.1",
     port: 1,
+    sent: false,
     hint: e.hint,
     cause: { name: "Error", message: "connect ECONNREFUSED", code: "ECONNREFUSED" },
   });
@@ -157,4 +158,23 @@ test("isConnectionError() checks one kind or a list", () => {
   assert.equal(isConnectionError(new Error("reset")), false);
   assert.equal(isConnectionError("reset"), false);
   assert.equal(isConnectionError(undefined), false);
+});
+
+test("ConnectionError.sent is false only where the request cannot have left", () => {
+  for (const kind of ["refused", "dns", "unreachable", "address_in_use", "address_unavailable"]) {
+    assert.equal(new ConnectionError(kind as "refused").sent, false, kind);
+  }
+  assert.equal(new ConnectionError("tls").sent, false, "a failed handshake");
+  assert.equal(new ConnectionError("tls", { operation: "read" }).sent, undefined);
+  assert.equal(new ConnectionError("timeout", { operation: "connect" }).sent, false);
+  assert.equal(new ConnectionError("timeout").sent, undefined);
+  assert.equal(new ConnectionError("timeout", { operation: "fetch" }).sent, undefined);
+  assert.equal(new ConnectionError("connect_failed", { operation: "connect" }).sent, false);
+  assert.equal(new ConnectionError("connect_failed").sent, undefined, "a browser's Failed to fetch");
+  for (const kind of ["reset", "closed", "broken_pipe", "aborted", "cancelled", "unknown"]) {
+    assert.equal(new ConnectionError(kind as "reset").sent, undefined, kind);
+  }
+  assert.equal(new ConnectionError("reset", { sent: true }).sent, true, "an explicit answer wins");
+  assert.equal(new ConnectionError("refused", { sent: true }).sent, true);
+  assert.equal(new ConnectionError("closed", { sent: false }).toJSON().sent, false);
 });

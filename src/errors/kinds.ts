@@ -116,6 +116,36 @@ export const RETRYABLE_BY_KIND: Readonly<Record<ConnectionErrorKind, boolean>> =
   unknown: false,
 });
 
+/**
+ * Whether a request can have reached the server, from the kind alone:
+ * `false` where the failure comes before any byte of the request can leave
+ * (nothing listening, no name, no route, no local address, a TLS handshake
+ * or a connect that never completed), else `undefined`: unknown.
+ */
+export function sentByDefault(
+  kind: ConnectionErrorKind,
+  operation: ConnectionOperation | undefined,
+): false | undefined {
+  switch (kind) {
+    case "refused":
+    case "dns":
+    case "unreachable":
+    case "address_in_use":
+    case "address_unavailable":
+      return false;
+    case "tls":
+      // A TLS alert on an established stream comes after the request left.
+      return operation === "read" || operation === "write" ? undefined : false;
+    case "timeout":
+    case "connect_failed":
+      return operation === "connect" || operation === "lookup" || operation === "tls"
+        ? false
+        : undefined;
+    default:
+      return undefined;
+  }
+}
+
 /** Formats `host:port`, with brackets around an IPv6 address. */
 export function formatTarget(host: string | undefined, port: number | undefined): string {
   if (host === undefined) return port === undefined ? "the peer" : `port ${port}`;
@@ -130,6 +160,8 @@ export interface HintInput {
   hostname?: string | undefined;
   temporary?: boolean | undefined;
   timeoutMs?: number | undefined;
+  /** A browser's hint also names CORS, which it reports as the same failure. */
+  runtime?: string | undefined;
 }
 
 /** The one-line hint for a kind: the likely causes, and the first thing to check. */
@@ -166,6 +198,9 @@ export function hintFor(kind: ConnectionErrorKind, input: HintInput): string {
     case "tls":
       return `The TLS handshake with ${at} failed: the server does not speak TLS on that port, or its certificate is invalid, expired or for another name. Check the port and the certificate.`;
     case "connect_failed":
+      if (input.runtime === "browser") {
+        return `The browser could not fetch from ${at}, and it does not say why: nothing listening, a reset or cut connection, a DNS or TLS failure, or a CORS refusal (the response lacks Access-Control-Allow-Origin). Check the devtools console and network tab, and the server's CORS headers.`;
+      }
       return `Could not connect to ${at}, and the runtime does not say why: nothing listening, a DNS failure or a TLS failure. Check the host, the port and the server.`;
     case "cancelled":
       return "The operation was cancelled by its own AbortSignal: not a network failure, and not retried.";

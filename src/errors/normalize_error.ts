@@ -1,5 +1,6 @@
 /**
- * {@link normalizeError}: whatever a runtime threw, one {@link ConnectionError}.
+ * {@link normalizeError}: whatever a runtime or a client threw, one
+ * {@link ConnectionError}; {@link createNormalizer} for clients it does not know.
  *
  * @module
  */
@@ -12,10 +13,14 @@ import {
   hasBrand,
 } from "./connection_error.ts";
 import {
+  CONNECTION_ERROR_KINDS,
   CONNECTION_OPERATIONS,
   type ConnectionErrorKind,
   type ConnectionOperation,
 } from "./kinds.ts";
+import type { ErrorFields, Recognition, Recognizer } from "./recognizer.ts";
+import { CLIENT_RECOGNIZERS } from "./clients/_all.ts";
+import { runtimeErrors } from "./_runtime_errors.ts";
 
 /** What the caller knows that the error may not say. */
 export interface NormalizeContext {
@@ -36,119 +41,6 @@ export interface NormalizeContext {
 const MAX_DEPTH = 8;
 const MAX_NODES = 48;
 const MAX_MESSAGE = 2048;
-
-interface Match {
-  kind: ConnectionErrorKind;
-  temporary?: boolean;
-}
-
-const m = (kind: ConnectionErrorKind, temporary?: boolean): Match =>
-  temporary === undefined ? { kind } : { kind, temporary };
-
-/** Node/libuv, undici and Bun codes. A lookup, so a code decides without a regex. */
-const BY_CODE: Record<string, Match> = Object.assign(Object.create(null), {
-  ECONNREFUSED: m("refused"),
-  ConnectionRefused: m("refused"),
-  ECONNRESET: m("reset"),
-  ConnectionReset: m("reset"),
-  EPIPE: m("broken_pipe"),
-  ECONNABORTED: m("aborted"),
-  ETIMEDOUT: m("timeout"),
-  ETIMEOUT: m("timeout"),
-  ESOCKETTIMEDOUT: m("timeout"),
-  ERR_SOCKET_CONNECTION_TIMEOUT: m("timeout"),
-  ERR_TLS_HANDSHAKE_TIMEOUT: m("timeout"),
-  UND_ERR_CONNECT_TIMEOUT: m("timeout"),
-  UND_ERR_HEADERS_TIMEOUT: m("timeout"),
-  UND_ERR_BODY_TIMEOUT: m("timeout"),
-  Timeout: m("timeout"),
-  TimeoutError: m("timeout"),
-  ENOTFOUND: m("dns", false),
-  EAI_NONAME: m("dns", false),
-  EAI_FAIL: m("dns", false),
-  EAI_NODATA: m("dns", false),
-  EAI_ADDRFAMILY: m("dns", false),
-  EAI_AGAIN: m("dns", true),
-  DNSException: m("dns", false),
-  EHOSTUNREACH: m("unreachable"),
-  ENETUNREACH: m("unreachable"),
-  EHOSTDOWN: m("unreachable"),
-  ENETDOWN: m("unreachable"),
-  EADDRINUSE: m("address_in_use"),
-  EADDRNOTAVAIL: m("address_unavailable"),
-  ABORT_ERR: m("cancelled"),
-  UND_ERR_ABORTED: m("cancelled"),
-  UND_ERR_SOCKET: m("closed"),
-  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: m("closed"),
-  UND_ERR_CLOSED: m("closed"),
-  ERR_SOCKET_CLOSED: m("closed"),
-  ERR_STREAM_PREMATURE_CLOSE: m("closed"),
-  ConnectionClosed: m("closed"),
-  EPROTO: m("tls"),
-  ERR_TLS_CERT_ALTNAME_INVALID: m("tls"),
-  DEPTH_ZERO_SELF_SIGNED_CERT: m("tls"),
-  SELF_SIGNED_CERT_IN_CHAIN: m("tls"),
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: m("tls"),
-  UNABLE_TO_GET_ISSUER_CERT: m("tls"),
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: m("tls"),
-  CERT_HAS_EXPIRED: m("tls"),
-  CERT_NOT_YET_VALID: m("tls"),
-  CERT_UNTRUSTED: m("tls"),
-  CERT_REJECTED: m("tls"),
-  HOSTNAME_MISMATCH: m("tls"),
-});
-
-/** Deno's `Deno.errors.*` classes and the DOM's error names. */
-const BY_NAME: Record<string, Match> = Object.assign(Object.create(null), {
-  ConnectionRefused: m("refused"),
-  ConnectionReset: m("reset"),
-  ConnectionAborted: m("aborted"),
-  BrokenPipe: m("broken_pipe"),
-  UnexpectedEof: m("closed"),
-  NotConnected: m("closed"),
-  TimedOut: m("timeout"),
-  TimeoutError: m("timeout"),
-  AddrInUse: m("address_in_use"),
-  AddrNotAvailable: m("address_unavailable"),
-  NetworkUnreachable: m("unreachable"),
-  HostUnreachable: m("unreachable"),
-  AbortError: m("cancelled"),
-  DNSException: m("dns", false),
-});
-
-/**
- * Phrases that only runtimes write (Deno's and workerd's message-only errors),
- * tried last and in order: the first that occurs decides. Lower case.
- */
-const BY_MESSAGE: ReadonlyArray<readonly [string, Match]> = [
-  ["connection refused", m("refused")],
-  ["connection reset", m("reset")],
-  ["broken pipe", m("broken_pipe")],
-  ["connection aborted", m("aborted")],
-  ["dns error", m("dns", false)],
-  ["failed to lookup address", m("dns", false)],
-  ["name or service not known", m("dns", false)],
-  ["nodename nor servname", m("dns", false)],
-  ["temporary failure in name resolution", m("dns", true)],
-  ["network is unreachable", m("unreachable")],
-  ["no route to host", m("unreachable")],
-  ["invalid peer certificate", m("tls")],
-  ["invalidcertificate", m("tls")],
-  ["received corrupt message", m("tls")],
-  ["tls handshake", m("tls")],
-  ["before secure tls connection", m("tls")],
-  ["wrong version number", m("tls")],
-  ["connection closed before message completed", m("closed")],
-  ["error reading a body from connection", m("closed")],
-  ["unexpected end of file", m("closed")],
-  ["unexpected eof", m("closed")],
-  ["other side closed", m("closed")],
-  ["socket hang up", m("closed")],
-  ["operation timed out", m("timeout")],
-  ["connection timed out", m("timeout")],
-  ["cannot connect to the specified address", m("connect_failed")],
-  ["network connection lost", m("connect_failed")],
-];
 
 const OPERATION_BY_SYSCALL: Record<string, ConnectionOperation> = Object.assign(
   Object.create(null),
@@ -181,72 +73,61 @@ function str(value: unknown): string | undefined {
 }
 
 interface Found {
-  match: Match;
+  match: Recognition;
   node: object;
   code: string | undefined;
 }
 
-function classifyNode(node: object, byMessage: boolean): Found | undefined {
-  const code = str(read(node, "code"));
-  if (!byMessage) {
-    if (code !== undefined) {
-      let match = BY_CODE[code];
-      if (match === undefined && (code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_"))) {
-        match = m("tls");
-      }
-      // Node reports a TLS peer that hangs up mid-handshake as ECONNRESET with
-      // this message: the certain fact is that TLS never started.
-      if (match !== undefined && match.kind === "reset") {
-        const message = str(read(node, "message"));
-        if (message !== undefined && message.includes("before secure TLS connection")) {
-          match = m("tls");
-        }
-      }
-      if (match !== undefined) return { match: refineAbort(node, match), node, code };
-    }
-    const name = str(read(node, "name"));
-    if (name !== undefined) {
-      const match = BY_NAME[name];
-      if (match !== undefined) return { match: refineAbort(node, match), node, code };
-    }
-    return undefined;
-  }
-  const message = str(read(node, "message"));
-  if (message === undefined || message.length === 0) return undefined;
-  const lower = (message.length > MAX_MESSAGE ? message.slice(0, MAX_MESSAGE) : message)
-    .toLowerCase();
-  for (const [phrase, match] of BY_MESSAGE) {
-    if (lower.includes(phrase)) return { match, node, code };
-  }
-  return undefined;
+const KINDS: ReadonlySet<string> = new Set(CONNECTION_ERROR_KINDS);
+
+/** A recognizer's answer, if it is one: a user's recognizer may return anything. */
+function valid(answer: unknown): answer is Recognition {
+  return typeof answer === "object" && answer !== null &&
+    KINDS.has((answer as Recognition).kind);
 }
 
-/**
- * Node and Bun wrap an `AbortSignal.timeout()` abort as an AbortError whose
- * cause is the TimeoutError: that is a timeout, not the caller cancelling.
- */
-function refineAbort(node: object, match: Match): Match {
-  if (match.kind !== "cancelled") return match;
-  const cause = read(node, "cause");
-  if (typeof cause === "object" && cause !== null && read(cause, "name") === "TimeoutError") {
-    return m("timeout");
+function ask(
+  recognizers: readonly Recognizer[],
+  node: object,
+  byMessage: boolean,
+): Recognition | undefined {
+  let message: string | undefined;
+  if (byMessage) {
+    message = str(read(node, "message"));
+    if (message === undefined || message.length === 0) return undefined;
+    if (message.length > MAX_MESSAGE) message = message.slice(0, MAX_MESSAGE);
   }
-  return match;
+  for (let i = 0; i < recognizers.length; i++) {
+    const r = recognizers[i]!;
+    try {
+      const answer: unknown = byMessage
+        ? r.matchMessage?.(message!, node as ErrorFields)
+        : r.match?.(node as ErrorFields);
+      if (valid(answer)) return answer;
+    } catch {
+      // A throwing getter on the error, or a recognizer's own bug: not a match.
+    }
+  }
+  return undefined;
 }
 
 /**
  * Walks the error, its `cause` chain and an AggregateError's `errors`, breadth
  * first, bounded in depth and count, and never visiting a node twice.
  */
-function search(root: object, byMessage: boolean): Found | undefined {
+function search(
+  root: object,
+  recognizers: readonly Recognizer[],
+  byMessage: boolean,
+): Found | undefined {
   const queue: Array<[object, number]> = [[root, 0]];
   const seen = new Set<object>();
   for (let i = 0; i < queue.length && i < MAX_NODES; i++) {
-    const [node, depth] = queue[i];
+    const [node, depth] = queue[i]!;
     if (seen.has(node)) continue;
     seen.add(node);
-    const found = classifyNode(node, byMessage);
-    if (found) return found;
+    const match = ask(recognizers, node, byMessage);
+    if (match) return { match, node, code: str(read(node, "code")) };
     if (depth >= MAX_DEPTH) continue;
     const cause = read(node, "cause");
     if (typeof cause === "object" && cause !== null) queue.push([cause, depth + 1]);
@@ -262,13 +143,69 @@ function search(root: object, byMessage: boolean): Found | undefined {
   return undefined;
 }
 
-function safeSearch(root: object): Found | undefined {
+function safeSearch(root: object, recognizers: readonly Recognizer[]): Found | undefined {
   try {
-    return search(root, false) ?? search(root, true);
+    return search(root, recognizers, false) ?? search(root, recognizers, true);
   } catch {
     // Array.isArray on a revoked Proxy throws; such input is simply unknown.
     return undefined;
   }
+}
+
+/**
+ * A function that turns anything thrown into a {@link ConnectionError}:
+ * {@link normalizeError}, or one made by {@link createNormalizer}. Every
+ * policy takes one as its `normalize` option.
+ *
+ * @example
+ * ```ts
+ * import { type Normalizer, normalizeError } from "@faultline/faultline";
+ *
+ * const normalize: Normalizer = normalizeError;
+ * console.log(normalize(new Error("boom")).kind); // "unknown"
+ * ```
+ */
+export type Normalizer = (error: unknown, context?: NormalizeContext) => AnyConnectionError;
+
+/** Options of {@link createNormalizer}. */
+export interface NormalizerOptions {
+  /**
+   * Recognizers for clients faultline does not know, asked in order before
+   * its own (which still apply after them).
+   */
+  recognizers?: readonly Recognizer[];
+}
+
+const BUILT_IN: readonly Recognizer[] = Object.freeze([...CLIENT_RECOGNIZERS, runtimeErrors]);
+
+// The `recognize` of each normalizer made here, so that a policy given one
+// decides without building an "unknown" error for every failure it sees.
+const RECOGNIZE_OF = new WeakMap<Normalizer, Recognize>();
+
+/** A normalizer's decision without the "unknown" error: internal. */
+export type Recognize = (error: unknown, context?: NormalizeContext) => AnyConnectionError | undefined;
+
+function makeRecognize(recognizers: readonly Recognizer[]): Recognize {
+  return (error, context) => {
+    if (hasBrand(error)) return error as AnyConnectionError;
+    if (typeof error !== "object" || error === null) return undefined;
+    const found = safeSearch(error, recognizers);
+    return found && found.match.kind !== "unknown"
+      ? build(error, found, cleanContext(context))
+      : undefined;
+  };
+}
+
+function makeNormalizer(recognizers: readonly Recognizer[]): Normalizer {
+  const normalize: Normalizer = (error, context) => {
+    if (hasBrand(error)) return error as AnyConnectionError;
+    const found = typeof error === "object" && error !== null
+      ? safeSearch(error, recognizers)
+      : undefined;
+    return build(error, found, cleanContext(context));
+  };
+  RECOGNIZE_OF.set(normalize, makeRecognize(recognizers));
+  return normalize;
 }
 
 /**
@@ -279,8 +216,12 @@ function safeSearch(root: object): Found | undefined {
  * back as kind `"unknown"`, with the original as `cause`. Recognized are
  * Node/libuv and undici codes (also inside `fetch failed` cause chains and
  * Happy-Eyeballs `AggregateError`s), Bun's codes, `Deno.errors.*` classes,
- * `DOMException` `AbortError`/`TimeoutError`, and the message-only errors of
- * Deno's and workerd's `fetch`.
+ * `DOMException` `AbortError`/`TimeoutError`, the message-only errors of
+ * Deno's, workerd's and browsers' `fetch`, and what popular clients throw:
+ * pg, postgres.js, mysql2, mongodb, ioredis, node-redis, Bun's `SQL` and
+ * `RedisClient`, axios, got, undici, node-fetch, ky, ws and @grpc/grpc-js.
+ * A client's own status errors (an HTTP 503, a SQL syntax error) stay
+ * `"unknown"`. To teach it another client, see {@link createNormalizer}.
  *
  * @example
  * ```ts
@@ -290,14 +231,131 @@ function safeSearch(root: object): Found | undefined {
  *   code: "ECONNREFUSED",
  * });
  * const e = normalizeError(raw, { host: "127.0.0.1", port: 5432 });
- * console.log(e.kind, e.retryable); // "refused" true
+ * console.log(e.kind, e.retryable, e.sent); // "refused" true false
  * console.log(e.cause === raw); // true
  * ```
  */
 export function normalizeError(error: unknown, context?: NormalizeContext): AnyConnectionError {
   if (hasBrand(error)) return error as AnyConnectionError;
-  const found = typeof error === "object" && error !== null ? safeSearch(error) : undefined;
+  const found = typeof error === "object" && error !== null
+    ? safeSearch(error, BUILT_IN)
+    : undefined;
   return build(error, found, cleanContext(context));
+}
+
+/**
+ * A {@link normalizeError} of your own that also knows the clients your
+ * recognizers describe, without changing any global state: pass it to a
+ * policy as `normalize`, and to your own code.
+ *
+ * Your recognizers are asked first, in order; faultline's own still apply
+ * after them. The options are read once, here.
+ *
+ * @example
+ * ```ts
+ * import { createNormalizer, type Recognizer, retry } from "@faultline/faultline";
+ *
+ * // A queue client that throws { code: "QUEUE_GONE" } when the broker drops it.
+ * const queueClient: Recognizer = {
+ *   name: "queue-client",
+ *   match: (e) => e.code === "QUEUE_GONE" ? { kind: "closed" } : undefined,
+ * };
+ * const normalize = createNormalizer({ recognizers: [queueClient] });
+ *
+ * const policy = retry({ maxAttempts: 2, normalize });
+ * let calls = 0;
+ * const result = await policy.execute(() => {
+ *   if (++calls === 1) throw Object.assign(new Error("broker went away"), { code: "QUEUE_GONE" });
+ *   return "delivered";
+ * });
+ * console.log(result, calls); // "delivered" 2
+ * ```
+ */
+export function createNormalizer(options?: NormalizerOptions): Normalizer {
+  const api = "normalizer";
+  if (options !== undefined && (typeof options !== "object" || options === null)) {
+    throw new TypeError(
+      `Cannot create ${api} as 'options' must be an object: current value is ${String(options)}`,
+    );
+  }
+  const given: unknown = options?.recognizers;
+  if (given === undefined) return makeNormalizer(BUILT_IN);
+  if (!Array.isArray(given)) {
+    throw new TypeError(
+      `Cannot create ${api} as 'recognizers' must be an array of recognizers: current value is ${
+        describe(given)
+      }`,
+    );
+  }
+  const own: Recognizer[] = [];
+  for (let i = 0; i < given.length; i++) {
+    const r: unknown = given[i];
+    const at = `recognizers[${i}]`;
+    if (typeof r !== "object" || r === null) {
+      throw new TypeError(
+        `Cannot create ${api} as '${at}' must be a recognizer object: current value is ${
+          describe(r)
+        }`,
+      );
+    }
+    const { name, match, matchMessage } = r as Recognizer;
+    if (typeof name !== "string") {
+      throw new TypeError(
+        `Cannot create ${api} as '${at}.name' must be a string: current value is ${describe(name)}`,
+      );
+    }
+    for (const [key, value] of [["match", match], ["matchMessage", matchMessage]] as const) {
+      if (value !== undefined && typeof value !== "function") {
+        throw new TypeError(
+          `Cannot create ${api} as '${at}.${key}' must be a function: current value is ${
+            describe(value)
+          }`,
+        );
+      }
+    }
+    if (match === undefined && matchMessage === undefined) {
+      throw new TypeError(
+        `Cannot create ${api} as '${at}' must have 'match' or 'matchMessage': current value is ${
+          describe(r)
+        }`,
+      );
+    }
+    // Copied, so that changing the object later changes nothing here.
+    own.push(Object.freeze({ name, match, matchMessage }));
+  }
+  return makeNormalizer(Object.freeze([...own, ...BUILT_IN]));
+}
+
+function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "function") return "a function";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object" && value !== null) return "an object";
+  return String(value);
+}
+
+/**
+ * The {@link ConnectionError} for `error` when `normalize` recognizes it as a
+ * connection failure (never kind `"unknown"`), else `undefined`: what the
+ * policies decide with. Internal. A normalizer that did not come from
+ * {@link createNormalizer} is called and its `"unknown"` read as not
+ * recognized; if it throws, the error is not recognized.
+ */
+export function recognizerFor(normalize: Normalizer | undefined): Recognize {
+  if (normalize === undefined) return recognize;
+  const known = RECOGNIZE_OF.get(normalize);
+  if (known !== undefined) return known;
+  return (error, context) => {
+    if (hasBrand(error)) return error as AnyConnectionError;
+    try {
+      const e: unknown = normalize(error, context);
+      return hasBrand(e) && (e as AnyConnectionError).kind !== "unknown"
+        ? e as AnyConnectionError
+        : undefined;
+    } catch {
+      return undefined;
+    }
+  };
 }
 
 /**
@@ -339,15 +397,8 @@ const RUNTIMES: ReadonlySet<string> = new Set([
  * `"unknown"` error: what the policies use to decide, allocation-free for
  * errors that are not connection failures. Internal.
  */
-export function recognize(
-  error: unknown,
-  context?: NormalizeContext,
-): AnyConnectionError | undefined {
-  if (hasBrand(error)) return error as AnyConnectionError;
-  if (typeof error !== "object" || error === null) return undefined;
-  const found = safeSearch(error);
-  return found ? build(error, found, context) : undefined;
-}
+export const recognize: Recognize = makeRecognize(BUILT_IN);
+RECOGNIZE_OF.set(normalizeError, recognize);
 
 function build(
   error: unknown,
@@ -373,19 +424,22 @@ function fill(
   context: NormalizeContext | undefined,
 ): void {
   const node = found?.node;
-  options.code = codeOf(found?.match.kind) ?? found?.code;
+  const match = found?.match;
+  options.code = match?.code ?? codeOf(match?.kind) ?? found?.code;
   options.host = context?.host ?? (node ? str(read(node, "address")) : undefined);
   const port = context?.port ?? (node ? read(node, "port") : undefined);
   if (typeof port === "number" && Number.isInteger(port)) options.port = port;
   const syscall = node ? str(read(node, "syscall")) : undefined;
-  options.operation = context?.operation ??
+  options.operation = context?.operation ?? match?.operation ??
     (syscall !== undefined ? OPERATION_BY_SYSCALL[syscall] : undefined) ??
-    (found?.match.kind === "dns" ? "lookup" : found?.match.kind === "tls" ? "tls" : undefined);
-  if (found?.match.kind === "dns") {
-    options.temporary = found.match.temporary === true;
+    (match?.kind === "dns" ? "lookup" : match?.kind === "tls" ? "tls" : undefined);
+  if (match?.kind === "dns") {
+    options.temporary = match.temporary === true;
     options.hostname = (node ? str(read(node, "hostname")) : undefined) ?? context?.host;
   }
-  if (context?.timeoutMs !== undefined) options.timeoutMs = context.timeoutMs;
+  const timeoutMs = context?.timeoutMs ?? match?.timeoutMs;
+  if (typeof timeoutMs === "number") options.timeoutMs = timeoutMs;
+  if (typeof match?.sent === "boolean") options.sent = match.sent;
   const message = str(read(found ? found.node : options.cause as object ?? {}, "message"));
   if (message) options.message = message;
 }

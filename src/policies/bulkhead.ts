@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { Normalizer, Recognize } from "../errors/normalize_error.ts";
 import { Context } from "./context.ts";
 import { Emitter, type Event } from "./events.ts";
 import { registerFused, settleFrom, type Sink } from "./fused.ts";
@@ -14,6 +15,7 @@ import type { ExecutionContext, Policy } from "./types.ts";
 import {
   fn as checkFunction,
   nonNegativeInteger,
+  normalizer,
   optionsObject,
   positiveInteger,
 } from "./validate.ts";
@@ -24,6 +26,12 @@ export interface BulkheadOptions {
   queue?: number;
   /** A listener subscribed to {@link BulkheadPolicy.onRejected} at construction. */
   onRejected?: (event: BulkheadRejectedEvent) => void;
+  /**
+   * How to tell a connection failure from any other error: a normalizer
+   * from {@link createNormalizer} that knows your clients. Default
+   * {@link normalizeError}.
+   */
+  normalize?: Normalizer;
 }
 
 /**
@@ -104,6 +112,7 @@ class Waiter {
 }
 
 let release: (policy: BulkheadPolicy) => void;
+let recognizeOf: (policy: BulkheadPolicy) => Recognize;
 
 /**
  * The policy {@link bulkhead} returns. `executing` and `queued` say how full
@@ -128,6 +137,7 @@ export class BulkheadPolicy implements Policy {
   #first: Waiter | undefined = undefined;
   #last: Waiter | undefined = undefined;
   #rejected = new Emitter<BulkheadRejectedEvent>();
+  readonly #recognize: Recognize;
 
   /** Subscribes to rejections: a listener is told of each call turned away. */
   readonly onRejected: Event<BulkheadRejectedEvent> = this.#rejected.subscribe;
@@ -139,6 +149,7 @@ export class BulkheadPolicy implements Policy {
     const queue = opts.queue;
     this.queue = queue === undefined ? 0 : nonNegativeInteger("bulkhead", "queue", queue);
     const onRejected = opts.onRejected;
+    this.#recognize = normalizer("bulkhead", opts.normalize);
     if (onRejected !== undefined) {
       this.#rejected.subscribe(
         checkFunction<(event: BulkheadRejectedEvent) => void>("bulkhead", "onRejected", onRejected),
@@ -186,7 +197,7 @@ export class BulkheadPolicy implements Policy {
     try {
       return await fn(parent ?? new Context(signal, attempt ?? 1));
     } catch (error) {
-      throw outgoing(error);
+      throw outgoing(error, this.#recognize);
     } finally {
       this.#release();
     }
@@ -235,6 +246,7 @@ export class BulkheadPolicy implements Policy {
 
   static {
     release = (policy) => policy.#release();
+    recognizeOf = (policy) => policy.#recognize;
     registerFused(
       BulkheadPolicy,
       (policy: BulkheadPolicy, inner, index, signal, attempt, parent, sink) => {
@@ -274,7 +286,7 @@ class BulkheadRun implements Sink {
 
   fail(error: unknown): void {
     release(this.#policy);
-    this.#sink.fail(outgoing(error));
+    this.#sink.fail(outgoing(error, recognizeOf(this.#policy)));
   }
 }
 

@@ -16,16 +16,17 @@
 import type { Clock } from "../clock.ts";
 import type { AnyConnectionError } from "../errors/connection_error.ts";
 import { CONNECTION_ERROR_KINDS, type ConnectionErrorKind } from "../errors/kinds.ts";
-import { normalizeError } from "../errors/normalize_error.ts";
+import { type Normalizer, normalizeError, type Recognize } from "../errors/normalize_error.ts";
 import { Context } from "./context.ts";
 import { Emitter, type Event } from "./events.ts";
 import { registerFused, settleFrom, type Sink } from "./fused.ts";
-import { cancelledBy, recognizeConnectionError } from "./outgoing.ts";
+import { cancelledBy } from "./outgoing.ts";
 import type { TripCounter, TripSnapshot, TripStrategy } from "./breaker_strategies.ts";
 import type { ExecutionContext, Policy } from "./types.ts";
 import {
   clock as checkClock,
   duration,
+  normalizer,
   optionsObject,
   positiveInteger,
   rangeError,
@@ -115,6 +116,12 @@ export interface CircuitBreakerOptions {
    * settles cannot keep it half-open for ever.
    */
   probeTimeout?: number;
+  /**
+   * How to tell a connection failure from any other error: a normalizer
+   * from {@link createNormalizer} that knows your clients. Default
+   * {@link normalizeError}.
+   */
+  normalize?: Normalizer;
   /** The source of time. Default `realClock`. */
   clock?: Clock;
 }
@@ -368,6 +375,8 @@ export class BreakerSettings {
   readonly successes: number;
   readonly probeTimeout: number;
   readonly clock: Clock;
+  readonly recognize: Recognize;
+  readonly normalize: Normalizer;
 
   constructor(options: unknown, api = "circuitBreaker") {
     if (options === undefined) typeError(api, "options", "an object", options);
@@ -379,6 +388,7 @@ export class BreakerSettings {
     const successes = o.halfOpenSuccesses;
     const probeTimeout = o.probeTimeout;
     const clock = o.clock;
+    const normalize = o.normalize;
     if (
       typeof trip !== "object" || trip === null ||
       typeof (trip as TripStrategy).create !== "function"
@@ -434,6 +444,8 @@ export class BreakerSettings {
       ? 60_000
       : duration(api, "probeTimeout", probeTimeout, true);
     this.clock = checkClock(api, clock);
+    this.recognize = normalizer(api, normalize);
+    this.normalize = normalize ?? normalizeError;
     Object.freeze(this);
   }
 }
@@ -679,7 +691,7 @@ export class CircuitBreaker implements Policy {
 
   /** Counts a failure (when it counts, and the breaker has not moved on); returns what to throw. */
   #failed(error: unknown, epoch: number): unknown {
-    const ce = recognizeConnectionError(error);
+    const ce = this.#settings.recognize(error);
     if (epoch === this.#epoch && this.#counts(error, ce) && this.#counter.failure()) {
       this.#open(this.#settings.clock.now(), "tripped", ce ?? error);
     }
@@ -750,7 +762,7 @@ export class CircuitBreaker implements Policy {
         },
         (error: unknown) => {
           signal?.removeEventListener("abort", onAbort);
-          const ce = recognizeConnectionError(error);
+          const ce = this.#settings.recognize(error);
           if (release() && this.#counts(error, ce)) {
             this.#open(this.#settings.clock.now(), "probe_failed", ce ?? error);
           }
@@ -768,7 +780,7 @@ export class CircuitBreaker implements Policy {
     const s = this.#settings;
     if (s.kinds !== undefined) return ce !== undefined && s.kinds.has(ce.kind);
     try {
-      return s.predicate!(error, ce ?? normalizeError(error)) === true;
+      return s.predicate!(error, ce ?? s.normalize(error)) === true;
     } catch {
       // A predicate that throws must not replace the caller's error: not counted.
       return false;

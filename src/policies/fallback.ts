@@ -7,14 +7,14 @@
 
 import type { AnyConnectionError } from "../errors/connection_error.ts";
 import { CONNECTION_ERROR_KINDS, type ConnectionErrorKind } from "../errors/kinds.ts";
-import { normalizeError } from "../errors/normalize_error.ts";
+import { type Normalizer, normalizeError, type Recognize } from "../errors/normalize_error.ts";
 import { BulkheadRejectedError } from "./bulkhead.ts";
 import { Context } from "./context.ts";
 import { Emitter, type Event } from "./events.ts";
 import { registerFused, settleFrom, type Sink } from "./fused.ts";
-import { cancelledBy, outgoing, recognizeConnectionError } from "./outgoing.ts";
+import { cancelledBy, outgoing } from "./outgoing.ts";
 import type { ExecutionContext } from "./types.ts";
-import { fn as checkFunction, optionsObject, typeError } from "./validate.ts";
+import { fn as checkFunction, normalizer, optionsObject, typeError } from "./validate.ts";
 
 /**
  * Which errors a {@link fallback} handles: a kind, a list of kinds, or a
@@ -37,6 +37,12 @@ export interface FallbackOptions {
   on?: FallbackOn;
   /** A listener subscribed to {@link FallbackPolicy.onFallback} at construction. */
   onFallback?: (event: FallbackEvent) => void;
+  /**
+   * How to tell a connection failure from any other error: a normalizer
+   * from {@link createNormalizer} that knows your clients. Default
+   * {@link normalizeError}.
+   */
+  normalize?: Normalizer;
 }
 
 /**
@@ -62,8 +68,7 @@ export interface FallbackEvent {
  * and the rejections of an open circuit or a full bulkhead. The breaker's
  * error is known by name so this file does not depend on the breaker.
  */
-function handledByDefault(error: unknown): boolean {
-  const recognized = recognizeConnectionError(error);
+function handledByDefault(error: unknown, recognized: AnyConnectionError | undefined): boolean {
   if (recognized !== undefined) return recognized.kind !== "cancelled";
   if (error instanceof BulkheadRejectedError) return true;
   return error instanceof Error && error.name === "BrokenCircuitError";
@@ -73,11 +78,11 @@ type Decide = (error: unknown) => boolean;
 
 const KINDS: ReadonlySet<unknown> = new Set(CONNECTION_ERROR_KINDS);
 
-function decider(on: unknown): Decide {
-  if (on === undefined) return handledByDefault;
+function decider(on: unknown, recognize: Recognize, normalize: Normalizer): Decide {
+  if (on === undefined) return (error) => handledByDefault(error, recognize(error));
   if (typeof on === "function") {
     const predicate = on as (error: unknown, normalized: AnyConnectionError) => boolean;
-    return (error) => predicate(error, normalizeError(error)) === true;
+    return (error) => predicate(error, normalize(error)) === true;
   }
   const kinds = typeof on === "string" ? [on] : on;
   if (!Array.isArray(kinds) || kinds.some((k) => !KINDS.has(k))) {
@@ -86,7 +91,7 @@ function decider(on: unknown): Decide {
   // Copied: a later change to the caller's array changes nothing.
   const set = new Set<string>(kinds as string[]);
   return (error) => {
-    const kind = recognizeConnectionError(error)?.kind;
+    const kind = recognize(error)?.kind;
     return kind !== undefined && set.has(kind);
   };
 }
@@ -109,6 +114,7 @@ export class FallbackPolicy<R> {
   #value: unknown;
   #isFunction: boolean;
   #decide: Decide;
+  #recognize: Recognize;
   #fallback = new Emitter<FallbackEvent>();
 
   /** Subscribes to fallbacks: a listener is told each time the fallback value is served. */
@@ -119,8 +125,11 @@ export class FallbackPolicy<R> {
     const opts = optionsObject<FallbackOptions>("fallback", options);
     this.#value = valueOrFn;
     this.#isFunction = typeof valueOrFn === "function";
-    this.#decide = decider(opts.on);
+    const on = opts.on;
     const onFallback = opts.onFallback;
+    const normalize = opts.normalize;
+    this.#recognize = normalizer("fallback", normalize);
+    this.#decide = decider(on, this.#recognize, normalize ?? normalizeError);
     if (onFallback !== undefined) {
       this.#fallback.subscribe(
         checkFunction<(event: FallbackEvent) => void>("fallback", "onFallback", onFallback),
@@ -150,7 +159,7 @@ export class FallbackPolicy<R> {
 
   /** Serves the fallback for `error`, or rejects with it when this policy does not handle it. */
   async #recover(error: unknown, attempt: number): Promise<unknown> {
-    const out = outgoing(error);
+    const out = outgoing(error, this.#recognize);
     // A predicate that throws is a bug in the caller's code: its error leaves as is.
     if (!this.#decide(error)) throw out;
     if (this.#fallback.has) this.#fallback.emit({ error: out, attempt });
@@ -158,7 +167,7 @@ export class FallbackPolicy<R> {
     try {
       return await (this.#value as (error: unknown) => unknown)(out);
     } catch (fallbackError) {
-      throw outgoing(fallbackError);
+      throw outgoing(fallbackError, this.#recognize);
     }
   }
 

@@ -6,7 +6,7 @@
  */
 
 import { type AnyConnectionError, ConnectionError, hasBrand } from "../errors/connection_error.ts";
-import { recognize } from "../errors/normalize_error.ts";
+import { recognize, type Recognize } from "../errors/normalize_error.ts";
 import { detectRuntime } from "../runtime.ts";
 
 /**
@@ -17,9 +17,12 @@ export function recognizeConnectionError(error: unknown): AnyConnectionError | u
   return recognize(error);
 }
 
-/** What a policy rethrows: the ConnectionError when recognized, else `error` untouched. */
-export function outgoing(error: unknown): unknown {
-  return recognize(error) ?? error;
+/**
+ * What a policy rethrows: the ConnectionError when recognized (by the
+ * policy's own `normalize`, when it has one), else `error` untouched.
+ */
+export function outgoing(error: unknown, by: Recognize = recognize): unknown {
+  return by(error) ?? error;
 }
 
 /**

@@ -9,12 +9,13 @@
 
 import type { Clock } from "../clock.ts";
 import type { AnyConnectionError } from "../errors/connection_error.ts";
+import type { Normalizer, Recognize } from "../errors/normalize_error.ts";
 import { CONNECTION_ERROR_KINDS, type ConnectionErrorKind } from "../errors/kinds.ts";
 import { type Backoff, exponentialBackoff, MAX_DELAY_MS } from "./backoff.ts";
 import { Context } from "./context.ts";
 import { Emitter, type Event } from "./events.ts";
 import { type Inner, registerFused, settleFrom, type Sink } from "./fused.ts";
-import { cancelledBy, recognizeConnectionError } from "./outgoing.ts";
+import { cancelledBy } from "./outgoing.ts";
 import type { RetryBudget } from "./retry_budget.ts";
 import type { ExecutionContext, Policy } from "./types.ts";
 import {
@@ -24,6 +25,7 @@ import {
   optionsObject,
   rangeError,
   typeError,
+  normalizer,
 } from "./validate.ts";
 
 /**
@@ -206,6 +208,12 @@ export interface RetryOptions {
   deadline?: number;
   /** A {@link RetryBudget} shared with other policies. Default: none. */
   budget?: RetryBudget;
+  /**
+   * How to tell a connection failure from any other error: a normalizer
+   * from {@link createNormalizer} that knows your clients. Default
+   * {@link normalizeError}.
+   */
+  normalize?: Normalizer;
   /** The source of time and timers. Default `realClock`. */
   clock?: Clock;
   /** The random numbers in `[0, 1)` given to the backoff's jitter. Default `Math.random`. */
@@ -286,6 +294,7 @@ export class RetryPolicy implements Policy {
   readonly #deadline: number;
   readonly #budget: RetryBudget | undefined;
   readonly #clock: Clock;
+  readonly #recognize: Recognize;
   readonly #random: () => number;
   readonly #retry = new Emitter<RetryEvent>();
   readonly #giveUp = new Emitter<RetryGiveUpEvent>();
@@ -315,6 +324,7 @@ export class RetryPolicy implements Policy {
     const budget = o.budget;
     const clock = o.clock;
     const random = o.random;
+    const normalize = o.normalize;
 
     if (maxAttempts === undefined) {
       this.#maxAttempts = 3;
@@ -381,6 +391,7 @@ export class RetryPolicy implements Policy {
     }
 
     this.#clock = checkClock(api, clock);
+    this.#recognize = normalizer(api, normalize);
     this.#random = random === undefined ? Math.random : checkFn(api, "random", random);
   }
 
@@ -486,7 +497,7 @@ export class RetryPolicy implements Policy {
         if (attempt === 1 && first !== NO_FAILURE) throw first;
         result = await fn(new Context(signal, attempt));
       } catch (error) {
-        const normalized = recognizeConnectionError(error);
+        const normalized = this.#recognize(error);
         out = normalized ?? error;
         if (!this.#shouldRetry(error, normalized)) {
           this.#gaveUp(attempt, "not_retryable", out, undefined, true);

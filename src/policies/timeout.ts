@@ -13,6 +13,7 @@
 import type { Clock } from "../clock.ts";
 import { ConnectionError } from "../errors/connection_error.ts";
 import { CONNECTION_OPERATIONS, type ConnectionOperation } from "../errors/kinds.ts";
+import type { Normalizer, Recognize } from "../errors/normalize_error.ts";
 import { detectRuntime } from "../runtime.ts";
 import { type DeadlineEntry, DeadlineQueue, UNSTAMPED } from "./deadline_queue.ts";
 import { Emitter, type Event } from "./events.ts";
@@ -22,6 +23,7 @@ import type { ExecutionContext, Policy } from "./types.ts";
 import {
   clock as checkClock,
   fn as checkFunction,
+  normalizer,
   optionsObject,
   rangeError,
   typeError,
@@ -35,6 +37,12 @@ export interface TimeoutOptions {
   operation?: ConnectionOperation;
   /** A listener subscribed to {@link TimeoutPolicy.onTimeout} at construction. */
   onTimeout?: (event: TimeoutEvent) => void;
+  /**
+   * How to tell a connection failure from any other error: a normalizer
+   * from {@link createNormalizer} that knows your clients. Default
+   * {@link normalizeError}.
+   */
+  normalize?: Normalizer;
 }
 
 /**
@@ -73,13 +81,20 @@ class TimeoutCore {
   readonly ms: number;
   readonly clock: Clock;
   readonly operation: ConnectionOperation | undefined;
+  readonly recognize: Recognize;
   readonly queue: DeadlineQueue;
   readonly emitter: Emitter<TimeoutEvent> = new Emitter<TimeoutEvent>();
 
-  constructor(ms: number, clock: Clock, operation: ConnectionOperation | undefined) {
+  constructor(
+    ms: number,
+    clock: Clock,
+    operation: ConnectionOperation | undefined,
+    recognize: Recognize,
+  ) {
     this.ms = ms;
     this.clock = clock;
     this.operation = operation;
+    this.recognize = recognize;
     this.queue = new DeadlineQueue(clock, ms);
   }
 
@@ -194,7 +209,7 @@ class TimeoutCall<T> implements ExecutionContext, DeadlineEntry {
 
   /** The operation (or the layers inside) failed. */
   fail(error: unknown): void {
-    if (this.finish()) this.#reject(outgoing(error));
+    if (this.finish()) this.#reject(outgoing(error, this.#policy.recognize));
   }
 
   #reject(error: unknown): void {
@@ -289,7 +304,8 @@ export class TimeoutPolicy implements Policy {
       typeError("timeout", "operation", `one of ${CONNECTION_OPERATIONS.join(", ")}`, operation);
     }
     const onTimeout = opts.onTimeout;
-    const core = new TimeoutCore(ms, clock, operation);
+    const recognize = normalizer("timeout", opts.normalize);
+    const core = new TimeoutCore(ms, clock, operation, recognize);
     if (onTimeout !== undefined) {
       core.emitter.subscribe(
         checkFunction<(event: TimeoutEvent) => void>("timeout", "onTimeout", onTimeout),
@@ -318,7 +334,7 @@ export class TimeoutPolicy implements Policy {
       value = fn(call);
     } catch (error) {
       call.finish();
-      return Promise.reject(outgoing(error));
+      return Promise.reject(outgoing(error, core.recognize));
     }
     if (
       value !== null && (typeof value === "object" || typeof value === "function") &&

@@ -6,6 +6,7 @@
  */
 
 import { type Clock, realClock } from "../clock.ts";
+import { type Normalizer, type Recognize, recognizerFor } from "../errors/normalize_error.ts";
 
 /** A value as an error message shows it: JSON where JSON can say it, `NaN` as `NaN`. */
 export function show(value: unknown): string {
@@ -108,4 +109,15 @@ export function optionsObject<T extends object>(api: string, value: unknown): Pa
     typeError(api, "options", "an object", value);
   }
   return value as Partial<T>;
+}
+
+/**
+ * The `normalize` option: a {@link Normalizer} or `undefined` (the built-in
+ * one), as the policy's way to decide what is a connection failure.
+ */
+export function normalizer(api: string, value: unknown): Recognize {
+  if (value !== undefined && typeof value !== "function") {
+    typeError(api, "normalize", "a function (normalizeError or one from createNormalizer)", value);
+  }
+  return recognizerFor(value as Normalizer | undefined);
 }
