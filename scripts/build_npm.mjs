@@ -2,7 +2,8 @@
 //
 //   node scripts/build_npm.mjs [--out DIR]      (default DIR: npm/)
 //
-// Everything is derived from deno.json: the version, the license, and every
+// Everything is derived from deno.json: the version (which must agree with
+// src/version.ts and CHANGELOG.md: scripts/version.mjs), the license, and every
 // subpath in "exports" (a subpath added there is built and exported without
 // touching this script). The TypeScript compiler from npm (options in
 // tsconfig.build.json) emits ESM JavaScript and .d.ts files next to each other
@@ -28,6 +29,7 @@ import {
   externalImports,
   unsupportedStub,
 } from "./check_exports.mjs";
+import { versionProblems } from "./version.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const JSR_NAME = "@faultline/faultline";
@@ -54,6 +56,9 @@ if (!up.startsWith("..") && !isAbsolute(up)) {
 const deno = JSON.parse(readFileSync(join(root, "deno.json"), "utf8"));
 if (deno.name !== JSR_NAME) fail(`deno.json name is ${deno.name}, expected ${JSR_NAME}`);
 if (typeof deno.version !== "string") fail("deno.json has no version");
+// The one version (deno.json) must already be in src/version.ts and CHANGELOG.md.
+const versionIssues = versionProblems(root);
+if (versionIssues.length > 0) fail(versionIssues.join("\nbuild_npm: "));
 const exportsMap = denoExports(deno);
 const missing = Object.entries(exportsMap).filter(([, file]) => !existsSync(join(root, file)));
 if (missing.length > 0) {
@@ -124,7 +129,7 @@ for (const e of entries) {
   exportsField[e.subpath] = { types: e.dts, workerd: e.js, default: stub };
 }
 
-// 4. package.json, README, LICENSE.
+// 4. package.json, README, LICENSE, CHANGELOG.
 const root0 = entries.find((e) => e.subpath === ".");
 const pkg = {
   name: NPM_NAME,
@@ -151,7 +156,7 @@ const pkg = {
   ...(root0 ? { main: root0.js, types: root0.dts } : {}),
 };
 writeFileSync(join(outDir, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
-for (const file of ["README.md", "LICENSE"]) {
+for (const file of ["README.md", "LICENSE", "CHANGELOG.md"]) {
   if (!existsSync(join(root, file))) fail(`${file} is missing`);
   copyFileSync(join(root, file), join(outDir, file));
 }

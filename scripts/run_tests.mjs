@@ -31,10 +31,13 @@ const runtimes = [
     args: ["test", "-A", "--no-check", ...files],
     parse: (out) => {
       const m = out.match(
-        /(?:ok|FAILED) \| (\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?(?: \| (\d+) ignored)?/,
+        /(?:ok|FAILED) \| (\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?(?: \| (\d+) ignored(?: \((\d+) steps?\))?)?/,
       );
-      return m &&
-        { passed: +m[1] + +(m[2] ?? 0), failed: +m[3] + +(m[4] ?? 0), skipped: +(m[5] ?? 0) };
+      return m && {
+        passed: +m[1] + +(m[2] ?? 0),
+        failed: +m[3] + +(m[4] ?? 0),
+        skipped: +(m[5] ?? 0) + +(m[6] ?? 0),
+      };
     },
   },
   {

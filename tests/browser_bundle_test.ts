@@ -94,7 +94,7 @@ test("the rule catches what it is meant to catch", () => {
   for (const code of good) assert.deepEqual(findings(code, {}), [], code);
 });
 
-for (const entry of ["mod.ts", "src/adapters/fetch.ts"]) {
+for (const entry of ["mod.ts", "src/http/mod.ts", "src/adapters/fetch.ts"]) {
   test(`${entry} bundles for the browser with no node: specifier and no Deno/Bun/process global`, async () => {
     const { text, inputs } = await bundle(entry);
     assert.ok(text.length > 1000, "the bundle has the code");
@@ -102,8 +102,8 @@ for (const entry of ["mod.ts", "src/adapters/fetch.ts"]) {
   });
 }
 
-test("the fetch layer's bundle pulls in no connect() and no other adapter", async () => {
-  const { inputs } = await bundle("src/adapters/fetch.ts");
+test("the fetch layer's bundle (./http) pulls in no connect() and no other adapter", async () => {
+  const { inputs } = await bundle("src/http/mod.ts");
   const files = Object.keys(inputs);
   assert.ok(files.includes("src/adapters/fetch.ts"));
   const others = files.filter((f) =>

@@ -120,7 +120,9 @@ describe("the npm package", { skip: SKIP }, () => {
     tarball = join(tmp, info.filename);
     assert.ok(existsSync(tarball));
     const paths = info.files.map((f) => f.path);
-    for (const f of ["package.json", "README.md", "LICENSE", "mod.js", "mod.d.ts"]) {
+    for (
+      const f of ["package.json", "README.md", "LICENSE", "CHANGELOG.md", "mod.js", "mod.d.ts"]
+    ) {
       assert.ok(paths.includes(f), `${f} is not in the tarball`);
     }
     assert.deepEqual(paths.filter((p) => /_test\.|\.ts$/.test(p) && !p.endsWith(".d.ts")), []);
@@ -128,6 +130,25 @@ describe("the npm package", { skip: SKIP }, () => {
       `${info.filename}: ${(info.size / 1024).toFixed(1)} kB packed, ` +
         `${(info.unpackedSize / 1024).toFixed(1)} kB unpacked, ${info.entryCount} files`,
     );
+  });
+
+  // What .github/workflows/publish.yml runs, dry: offline, no login needed
+  // (npm warns about the missing login, and about nothing else).
+  test("npm publish --dry-run --provenance --access public", async () => {
+    const version = JSON.parse(readFileSync(join(root, "deno.json"), "utf8")).version;
+    const r = ok(
+      await run(
+        "npm",
+        ["publish", "--dry-run", "--provenance", "--access", "public", "--offline"],
+        pkgDir,
+      ),
+      "npm publish --dry-run",
+    );
+    const out = r.stdout + r.stderr;
+    assert.match(out, new RegExp(`^\\+ faultline@${version.replaceAll(".", "\\.")}$`, "m"), out);
+    const warnings = out.split("\n").filter((l) => /^npm warn/i.test(l))
+      .filter((l) => !/requires you to be logged in/.test(l));
+    assert.deepEqual(warnings, []);
   });
 
   test("publint: no errors, warnings or suggestions", async () => {

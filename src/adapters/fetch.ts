@@ -1,4 +1,7 @@
 /**
+ * The old name of `@faultline/faultline/http`: the same exports, the same
+ * objects. It stays, as an alias, until the next major version.
+ *
  * {@link resilientFetch}: a drop-in `fetch` with retries that are safe for
  * HTTP, `Retry-After`, one circuit breaker per origin, an optional timeout
  * per attempt, and network failures as typed {@link ConnectionError}s.
@@ -9,12 +12,15 @@
  *
  * @example
  * ```ts
- * import { resilientFetch } from "@faultline/faultline/adapters/fetch";
+ * import { resilientFetch } from "@faultline/faultline/http";
  *
  * const http = resilientFetch({ timeout: 5_000, maxAttempts: 3 });
- * const response = await http("http://127.0.0.1:1/health").catch((e) => e);
+ * const response = await http("http://127.0.0.1:2/health").catch((e) => e);
  * console.log(response instanceof Response ? response.status : `${response.kind}`); // "refused"
  * ```
+ *
+ * @deprecated Use "./http" (`@faultline/faultline/http`, `faultline/http` on npm): it exports
+ * the same. This subpath stays as an alias until the next major version.
  *
  * @module
  */
@@ -48,7 +54,7 @@ import {
  *
  * @example
  * ```ts
- * import { DEFAULT_RETRY_METHODS, resilientFetch } from "@faultline/faultline/adapters/fetch";
+ * import { DEFAULT_RETRY_METHODS, resilientFetch } from "@faultline/faultline/http";
  *
  * const http = resilientFetch({ retryMethods: [...DEFAULT_RETRY_METHODS, "PATCH"] });
  * ```
@@ -68,7 +74,7 @@ export const DEFAULT_RETRY_METHODS: readonly string[] = Object.freeze([
  *
  * @example
  * ```ts
- * import { DEFAULT_RETRY_STATUSES, resilientFetch } from "@faultline/faultline/adapters/fetch";
+ * import { DEFAULT_RETRY_STATUSES, resilientFetch } from "@faultline/faultline/http";
  *
  * const http = resilientFetch({ retryStatuses: [...DEFAULT_RETRY_STATUSES, 500] });
  * ```
@@ -82,7 +88,7 @@ export const DEFAULT_RETRY_STATUSES: readonly number[] = Object.freeze([429, 502
  *
  * @example
  * ```ts
- * import { DEFAULT_BREAKER_STATUSES, resilientFetch } from "@faultline/faultline/adapters/fetch";
+ * import { DEFAULT_BREAKER_STATUSES, resilientFetch } from "@faultline/faultline/http";
  *
  * const http = resilientFetch({ breaker: { statuses: [...DEFAULT_BREAKER_STATUSES, 500] } });
  * ```
@@ -94,7 +100,7 @@ export const DEFAULT_BREAKER_STATUSES: readonly number[] = Object.freeze([502, 5
  *
  * @example
  * ```ts
- * import type { FetchFunction } from "@faultline/faultline/adapters/fetch";
+ * import type { FetchFunction } from "@faultline/faultline/http";
  *
  * const plain: FetchFunction = (input, init) => fetch(input, init);
  * ```
@@ -110,7 +116,7 @@ export type FetchFunction = (
  * @example
  * ```ts
  * import { consecutiveFailures } from "@faultline/faultline";
- * import { resilientFetch, type ResilientFetchBreakerOptions } from "@faultline/faultline/adapters/fetch";
+ * import { resilientFetch, type ResilientFetchBreakerOptions } from "@faultline/faultline/http";
  *
  * const breaker: ResilientFetchBreakerOptions = { trip: consecutiveFailures(3), halfOpenAfter: 5_000 };
  * const http = resilientFetch({ breaker });
@@ -146,7 +152,7 @@ export interface ResilientFetchBreakerOptions {
  * @example
  * ```ts
  * import { exponentialBackoff } from "@faultline/faultline";
- * import { resilientFetch, type ResilientFetchOptions } from "@faultline/faultline/adapters/fetch";
+ * import { resilientFetch, type ResilientFetchOptions } from "@faultline/faultline/http";
  *
  * const options: ResilientFetchOptions = {
  *   maxAttempts: 4,
@@ -226,7 +232,7 @@ export interface ResilientFetchOptions {
  *
  * @example
  * ```ts
- * import { resilientFetch, type ResilientFetch } from "@faultline/faultline/adapters/fetch";
+ * import { resilientFetch, type ResilientFetch } from "@faultline/faultline/http";
  *
  * const http: ResilientFetch = resilientFetch();
  * http.onRetry(({ attempt, delay, result, error }) =>
@@ -255,7 +261,7 @@ export interface ResilientFetch {
  *
  * @example
  * ```ts
- * import { parseRetryAfter } from "@faultline/faultline/adapters/fetch";
+ * import { parseRetryAfter } from "@faultline/faultline/http";
  *
  * console.log(parseRetryAfter("2", 0)); // 2000
  * const now = Date.parse("Wed, 21 Oct 2015 07:28:00 GMT");
@@ -418,11 +424,11 @@ function signalFor(attempt: AbortSignal, caller: AbortSignal | undefined): Abort
  * @example Typical use
  * ```ts
  * import { isConnectionError, normalizeError } from "@faultline/faultline";
- * import { resilientFetch } from "@faultline/faultline/adapters/fetch";
+ * import { resilientFetch } from "@faultline/faultline/http";
  *
  * const http = resilientFetch({ timeout: 5_000, maxAttempts: 3, deadline: 20_000 });
  * try {
- *   const response = await http("http://127.0.0.1:1/items", { signal: AbortSignal.timeout(30_000) });
+ *   const response = await http("http://127.0.0.1:2/items", { signal: AbortSignal.timeout(30_000) });
  *   if (!response.ok) console.log(`HTTP ${response.status}`); // a 503 that outlived the retries
  *   const text = await response.text().catch((e) => {
  *     throw normalizeError(e, { operation: "fetch" }); // a body cut short: "closed" or "reset"
@@ -435,10 +441,10 @@ function signalFor(attempt: AbortSignal, caller: AbortSignal | undefined): Abort
  *
  * @example A POST that is safe to retry
  * ```ts
- * import { resilientFetch } from "@faultline/faultline/adapters/fetch";
+ * import { resilientFetch } from "@faultline/faultline/http";
  *
  * const http = resilientFetch();
- * await http("http://127.0.0.1:1/payments", {
+ * await http("http://127.0.0.1:2/payments", {
  *   method: "POST",
  *   headers: { "Idempotency-Key": crypto.randomUUID() },
  *   body: JSON.stringify({ amount: 100 }),
@@ -507,7 +513,9 @@ export function resilientFetch(options?: ResilientFetchOptions): ResilientFetch 
   if (random !== undefined) checkFn(API, "random", random);
   const recognize = normalizer(API, normalize);
 
-  const breakers = breakerOption === false ? undefined : makeBreakers(breakerOption, clock, normalize);
+  const breakers = breakerOption === false
+    ? undefined
+    : makeBreakers(breakerOption, clock, normalize);
   const breakerStatuses = breakers === undefined ? new Set<number>() : statusList(
     "breaker.statuses",
     (breakerOption as ResilientFetchBreakerOptions | undefined)?.statuses ??

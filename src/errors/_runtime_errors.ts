@@ -122,6 +122,9 @@ const BY_MESSAGE: ReadonlyArray<readonly [string, Match]> = [
   // documented): the only honest kind is connect_failed.
   ["failed to fetch", m("connect_failed")],
   ["networkerror when attempting to fetch resource", m("connect_failed")],
+  ["the internet connection appears to be offline", m("connect_failed")],
+  ["the network connection was lost", m("connect_failed")],
+  ["a network error occurred", m("connect_failed")],
 ];
 
 

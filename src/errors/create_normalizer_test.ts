@@ -174,3 +174,15 @@ test("in a browser, connect_failed's hint names CORS among the causes", () => {
   assert.match(e.hint, /nothing listening/);
   assert.doesNotMatch(normalizeError(new TypeError("Failed to fetch"), { runtime: "deno" }).hint, /CORS/);
 });
+
+test("Safari's and WebKit's other words for a lost connection are connect_failed too", () => {
+  for (
+    const message of [
+      "The Internet connection appears to be offline.",
+      "The network connection was lost.",
+      " A network error occurred.",
+    ]
+  ) {
+    assert.equal(normalizeError(new TypeError(message)).kind, "connect_failed", message);
+  }
+});
