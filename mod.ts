@@ -94,21 +94,22 @@ export {
   type BulkheadRejectedEvent,
 } from "./src/policies/bulkhead.ts";
 export { pipeline, type PipelineMember } from "./src/policies/pipeline.ts";
-export {
-  type BreakerOn,
-  type BreakEvent,
-  BrokenCircuitError,
-  CircuitBreaker,
-  circuitBreaker,
-  type CircuitBreakerOptions,
-  type CircuitBreakerSnapshot,
-  type CircuitState,
-  type HalfOpenBackoff,
-  type HalfOpenEvent,
-  type RejectedEvent,
-  type ResetEvent,
-  type StateChangeEvent,
-} from "./src/policies/circuit_breaker.ts";
+export { CircuitBreaker, circuitBreaker } from "./src/policies/circuit_breaker.ts";
+export type {
+  BreakerOn,
+  CircuitBreakerOptions,
+  CircuitState,
+  HalfOpenBackoff,
+} from "./src/policies/breaker_options.ts";
+export type {
+  BreakEvent,
+  HalfOpenEvent,
+  RejectedEvent,
+  ResetEvent,
+  StateChangeEvent,
+} from "./src/policies/breaker_events.ts";
+export type { CircuitBreakerSnapshot } from "./src/policies/breaker_snapshot.ts";
+export { BrokenCircuitError } from "./src/policies/broken_circuit_error.ts";
 export {
   ConsecutiveFailures,
   consecutiveFailures,

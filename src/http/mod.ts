@@ -10,6 +10,11 @@
  * workerd and browsers. `@faultline/faultline/adapters/fetch`, its old name,
  * exports the same objects until the next major version.
  *
+ * Where it lives: `resilient_fetch.ts` (the function and how a call runs),
+ * `options.ts` (its options and defaults), `retry_after.ts`
+ * ({@link parseRetryAfter}); the option checks and the request helpers are
+ * internal (`_options.ts`, `_request.ts`).
+ *
  * @example
  * ```ts
  * import { resilientFetch } from "@faultline/faultline/http";
@@ -22,4 +27,6 @@
  * @module
  */
 
-export * from "../adapters/fetch.ts";
+export * from "./options.ts";
+export * from "./resilient_fetch.ts";
+export * from "./retry_after.ts";

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { duration, optionsObject, rangeError, typeError } from "./validate.ts";
+import { duration, optionsObject, rangeError, typeError } from "./_validate.ts";
 
 /**
  * The longest wait any backoff returns: the largest delay `setTimeout`

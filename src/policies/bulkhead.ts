@@ -7,10 +7,9 @@
  */
 
 import type { Normalizer, Recognize } from "../errors/normalize_error.ts";
-import { Context } from "./context.ts";
+import { type Call, executeSolo, signalOf, type Sink, Strategy, STRATEGY } from "./_engine.ts";
 import { Emitter, type Event } from "./events.ts";
-import { registerFused, settleFrom, type Sink } from "./fused.ts";
-import { cancelledBy, outgoing } from "./outgoing.ts";
+import { cancelledBy, outgoing } from "./_outgoing.ts";
 import type { ExecutionContext, Policy } from "./types.ts";
 import {
   fn as checkFunction,
@@ -18,7 +17,7 @@ import {
   normalizer,
   optionsObject,
   positiveInteger,
-} from "./validate.ts";
+} from "./_validate.ts";
 
 /** Options for {@link bulkhead}. */
 export interface BulkheadOptions {
@@ -96,23 +95,124 @@ export class BulkheadRejectedError extends Error {
 class Waiter {
   prev: Waiter | undefined = undefined;
   next: Waiter | undefined = undefined;
-  resolve!: () => void;
-  reject!: (error: unknown) => void;
-  #abandon: (waiter: Waiter) => void;
+  readonly core: BulkheadCore;
+  readonly call: Call;
+  readonly index: number;
+  readonly ctx: ExecutionContext;
+  readonly sink: Sink;
   readonly signal: AbortSignal | undefined;
 
-  constructor(abandon: (waiter: Waiter) => void, signal: AbortSignal | undefined) {
-    this.#abandon = abandon;
+  constructor(
+    core: BulkheadCore,
+    call: Call,
+    index: number,
+    ctx: ExecutionContext,
+    sink: Sink,
+    signal: AbortSignal | undefined,
+  ) {
+    this.core = core;
+    this.call = call;
+    this.index = index;
+    this.ctx = ctx;
+    this.sink = sink;
     this.signal = signal;
   }
 
+  /** The signal aborted while waiting. */
   handleEvent(): void {
-    this.#abandon(this);
+    this.core.unlink(this);
+    this.sink.fail(cancelledBy(this.signal!));
   }
 }
 
-let release: (policy: BulkheadPolicy) => void;
-let recognizeOf: (policy: BulkheadPolicy) => Recognize;
+/** The semantics of {@link bulkhead}, written once. */
+class BulkheadCore extends Strategy {
+  readonly limit: number;
+  readonly queue: number;
+  readonly recognize: Recognize;
+  executing = 0;
+  queued = 0;
+  first: Waiter | undefined = undefined;
+  last: Waiter | undefined = undefined;
+  readonly rejected: Emitter<BulkheadRejectedEvent> = new Emitter<BulkheadRejectedEvent>();
+
+  constructor(limit: number, queue: number, recognize: Recognize) {
+    super(BulkheadPolicy.prototype, "bulkhead");
+    this.limit = limit;
+    this.queue = queue;
+    this.recognize = recognize;
+  }
+
+  run(call: Call, index: number, ctx: ExecutionContext, sink: Sink): void {
+    if (this.executing < this.limit) {
+      this.executing++;
+      call.next(index + 1, ctx, new BulkheadCall(this, sink));
+    } else if (this.queued < this.queue) {
+      const signal = signalOf(ctx);
+      const waiter = new Waiter(this, call, index, ctx, sink, signal);
+      waiter.prev = this.last;
+      if (this.last) this.last.next = waiter;
+      else this.first = waiter;
+      this.last = waiter;
+      this.queued++;
+      signal?.addEventListener("abort", waiter);
+    } else {
+      const error = new BulkheadRejectedError(this.limit, this.queue);
+      if (this.rejected.has) this.rejected.emit({ limit: this.limit, queue: this.queue, error });
+      sink.fail(error);
+    }
+  }
+
+  unlink(waiter: Waiter): void {
+    if (waiter.prev) waiter.prev.next = waiter.next;
+    else this.first = waiter.next;
+    if (waiter.next) waiter.next.prev = waiter.prev;
+    else this.last = waiter.prev;
+    waiter.prev = waiter.next = undefined;
+    this.queued--;
+    waiter.signal?.removeEventListener("abort", waiter);
+  }
+
+  /** Frees a slot: the first waiter takes it, and starts on the next microtask. */
+  release(): void {
+    const next = this.first;
+    if (next === undefined) {
+      this.executing--;
+      return;
+    }
+    this.unlink(next);
+    // Started after the caller whose slot it takes has heard its outcome.
+    queueMicrotask(() => {
+      if (next.signal?.aborted) {
+        this.release();
+        next.sink.fail(cancelledBy(next.signal));
+        return;
+      }
+      next.call.next(next.index + 1, next.ctx, new BulkheadCall(this, next.sink));
+    });
+  }
+}
+
+/** A call holding a slot: frees it however the call ends. */
+class BulkheadCall implements Sink {
+  readonly #core: BulkheadCore;
+  readonly #sink: Sink;
+
+  constructor(core: BulkheadCore, sink: Sink) {
+    this.#core = core;
+    this.#sink = sink;
+  }
+
+  ok(value: unknown): void {
+    this.#core.release();
+    this.#sink.ok(value);
+  }
+
+  fail(error: unknown): void {
+    this.#core.release();
+    this.#sink.fail(outgoing(error, this.#core.recognize));
+  }
+}
 
 /**
  * The policy {@link bulkhead} returns. `executing` and `queued` say how full
@@ -132,15 +232,11 @@ export class BulkheadPolicy implements Policy {
   readonly limit: number;
   /** How many calls may wait for a slot. */
   readonly queue: number;
-  #executing = 0;
-  #queued = 0;
-  #first: Waiter | undefined = undefined;
-  #last: Waiter | undefined = undefined;
-  #rejected = new Emitter<BulkheadRejectedEvent>();
-  readonly #recognize: Recognize;
+  /** @ignore */
+  readonly [STRATEGY]: BulkheadCore;
 
   /** Subscribes to rejections: a listener is told of each call turned away. */
-  readonly onRejected: Event<BulkheadRejectedEvent> = this.#rejected.subscribe;
+  readonly onRejected: Event<BulkheadRejectedEvent>;
 
   /** Use {@link bulkhead}. */
   constructor(limit: number, options?: BulkheadOptions) {
@@ -149,22 +245,24 @@ export class BulkheadPolicy implements Policy {
     const queue = opts.queue;
     this.queue = queue === undefined ? 0 : nonNegativeInteger("bulkhead", "queue", queue);
     const onRejected = opts.onRejected;
-    this.#recognize = normalizer("bulkhead", opts.normalize);
+    const core = new BulkheadCore(this.limit, this.queue, normalizer("bulkhead", opts.normalize));
     if (onRejected !== undefined) {
-      this.#rejected.subscribe(
+      core.rejected.subscribe(
         checkFunction<(event: BulkheadRejectedEvent) => void>("bulkhead", "onRejected", onRejected),
       );
     }
+    this[STRATEGY] = core;
+    this.onRejected = core.rejected.subscribe;
   }
 
   /** Calls running now. */
   get executing(): number {
-    return this.#executing;
+    return this[STRATEGY].executing;
   }
 
   /** Calls waiting for a slot now. */
   get queued(): number {
-    return this.#queued;
+    return this[STRATEGY].queued;
   }
 
   /**
@@ -173,120 +271,8 @@ export class BulkheadPolicy implements Policy {
    * An abort of `signal` while waiting leaves the queue at once and rejects
    * with a `"cancelled"` {@link ConnectionError}.
    */
-  async execute<T>(
-    fn: (ctx: ExecutionContext) => T | Promise<T>,
-    signal?: AbortSignal,
-    attempt?: number,
-    parent?: ExecutionContext,
-  ): Promise<T> {
-    if (signal?.aborted) throw cancelledBy(signal);
-    if (this.#executing < this.limit) {
-      this.#executing++;
-    } else if (this.#queued < this.queue) {
-      // A slot is handed over by release(): `executing` already counts this call.
-      await this.#wait(signal);
-      if (signal?.aborted) {
-        this.#release();
-        throw cancelledBy(signal);
-      }
-    } else {
-      const error = new BulkheadRejectedError(this.limit, this.queue);
-      if (this.#rejected.has) this.#rejected.emit({ limit: this.limit, queue: this.queue, error });
-      throw error;
-    }
-    try {
-      return await fn(parent ?? new Context(signal, attempt ?? 1));
-    } catch (error) {
-      throw outgoing(error, this.#recognize);
-    } finally {
-      this.#release();
-    }
-  }
-
-  #wait(signal: AbortSignal | undefined): Promise<void> {
-    const waiter = new Waiter(this.#abandon, signal);
-    const promise = new Promise<void>((resolve, reject) => {
-      waiter.resolve = resolve;
-      waiter.reject = reject;
-    });
-    waiter.prev = this.#last;
-    if (this.#last) this.#last.next = waiter;
-    else this.#first = waiter;
-    this.#last = waiter;
-    this.#queued++;
-    signal?.addEventListener("abort", waiter);
-    return promise;
-  }
-
-  #unlink(waiter: Waiter): void {
-    if (waiter.prev) waiter.prev.next = waiter.next;
-    else this.#first = waiter.next;
-    if (waiter.next) waiter.next.prev = waiter.prev;
-    else this.#last = waiter.prev;
-    waiter.prev = waiter.next = undefined;
-    this.#queued--;
-    waiter.signal?.removeEventListener("abort", waiter);
-  }
-
-  /** A queued call's signal aborted. One function per policy, shared by its waiters. */
-  #abandon = (waiter: Waiter): void => {
-    this.#unlink(waiter);
-    waiter.reject(cancelledBy(waiter.signal!));
-  };
-
-  #release(): void {
-    const next = this.#first;
-    if (next === undefined) {
-      this.#executing--;
-      return;
-    }
-    this.#unlink(next);
-    next.resolve();
-  }
-
-  static {
-    release = (policy) => policy.#release();
-    recognizeOf = (policy) => policy.#recognize;
-    registerFused(
-      BulkheadPolicy,
-      (policy: BulkheadPolicy, inner, index, signal, attempt, parent, sink) => {
-        if (signal?.aborted) {
-          sink.fail(cancelledBy(signal));
-          return;
-        }
-        if (policy.#executing >= policy.limit) {
-          // Waiting for a slot, or turned away: as execute does it.
-          const rest = inner.operation(index + 1, signal);
-          settleFrom(() => policy.execute(rest, signal, attempt, parent), sink);
-          return;
-        }
-        policy.#executing++;
-        const ctx = parent ?? new Context(signal, attempt);
-        inner.step(index + 1, ctx, signal, new BulkheadRun(policy, sink));
-      },
-      (policy) => #executing in policy,
-    );
-  }
-}
-
-/** A bulkhead's call in a pipeline that got a slot at once: frees it however the call ends. */
-class BulkheadRun implements Sink {
-  readonly #policy: BulkheadPolicy;
-  readonly #sink: Sink;
-
-  constructor(policy: BulkheadPolicy, sink: Sink) {
-    this.#policy = policy;
-    this.#sink = sink;
-  }
-
-  ok(value: unknown): void {
-    release(this.#policy);
-    this.#sink.ok(value);
-  }
-
-  fail(error: unknown): void {
-    release(this.#policy);
-    this.#sink.fail(outgoing(error, recognizeOf(this.#policy)));
+  execute<T>(fn: (ctx: ExecutionContext) => T | Promise<T>, signal?: AbortSignal): Promise<T> {
+    return executeSolo(this, fn, signal);
   }
 }
 

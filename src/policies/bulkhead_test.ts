@@ -2,6 +2,9 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { ConnectionError } from "../errors/connection_error.ts";
 import { bulkhead, BulkheadRejectedError, type BulkheadRejectedEvent } from "./bulkhead.ts";
+import { pipeline } from "./pipeline.ts";
+import { retry } from "./retry.ts";
+import { constantBackoff } from "./backoff.ts";
 
 /** A promise to settle by hand. */
 function deferred<T = void>(): {
@@ -173,9 +176,13 @@ describe("bulkhead()", () => {
   });
 
   test("bulkhead() passes the attempt and the signal to the operation", async () => {
-    const policy = bulkhead(1);
+    // The attempt of a retry outside it, in a pipeline.
+    const policy = pipeline(retry({ maxAttempts: 4, backoff: constantBackoff(0), on: () => true }), bulkhead(1));
     const controller = new AbortController();
-    const seen = await policy.execute((ctx) => ctx, controller.signal, 4);
+    const seen = await policy.execute((ctx) => {
+      if (ctx.attempt < 4) throw new Error("again");
+      return ctx;
+    }, controller.signal);
     assert.equal(seen.attempt, 4);
     assert.equal(seen.signal, controller.signal);
   });

@@ -10,6 +10,9 @@ import {
   type CircuitBreakerSnapshot,
 } from "./circuit_breaker.ts";
 import { consecutiveFailures, failureRate } from "./breaker_strategies.ts";
+import { pipeline } from "./pipeline.ts";
+import { retry } from "./retry.ts";
+import { constantBackoff } from "./backoff.ts";
 
 function refusedError(): Error {
   return Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" });
@@ -348,7 +351,12 @@ describe("circuitBreaker()", () => {
   test("circuitBreaker() passes the caller's signal and attempt to the operation", async () => {
     const { b } = breaker();
     const controller = new AbortController();
-    const seen = await b.execute((ctx) => [ctx.signal, ctx.attempt] as const, controller.signal, 3);
+    // The attempt of a retry outside it, in a pipeline.
+    const outer = pipeline(retry({ maxAttempts: 3, backoff: constantBackoff(0), on: () => true }), b);
+    const seen = await outer.execute((ctx) => {
+      if (ctx.attempt < 3) throw new Error("again");
+      return [ctx.signal, ctx.attempt] as const;
+    }, controller.signal);
     assert.equal(seen[0], controller.signal);
     assert.equal(seen[1], 3);
     assert.equal(await b.execute((ctx) => ctx.attempt), 1);

@@ -9,12 +9,11 @@ import type { AnyConnectionError } from "../errors/connection_error.ts";
 import { CONNECTION_ERROR_KINDS, type ConnectionErrorKind } from "../errors/kinds.ts";
 import { type Normalizer, normalizeError, type Recognize } from "../errors/normalize_error.ts";
 import { BulkheadRejectedError } from "./bulkhead.ts";
-import { Context } from "./context.ts";
+import { type Call, executeSolo, settle, type Sink, Strategy, STRATEGY } from "./_engine.ts";
 import { Emitter, type Event } from "./events.ts";
-import { registerFused, settleFrom, type Sink } from "./fused.ts";
-import { cancelledBy, outgoing } from "./outgoing.ts";
+import { outgoing } from "./_outgoing.ts";
 import type { ExecutionContext } from "./types.ts";
-import { fn as checkFunction, normalizer, optionsObject, typeError } from "./validate.ts";
+import { fn as checkFunction, normalizer, optionsObject, typeError } from "./_validate.ts";
 
 /**
  * Which errors a {@link fallback} handles: a kind, a list of kinds, or a
@@ -96,7 +95,73 @@ function decider(on: unknown, recognize: Recognize, normalize: Normalizer): Deci
   };
 }
 
-let recover: (policy: FallbackPolicy<unknown>, error: unknown, attempt: number) => Promise<unknown>;
+/** The semantics of {@link fallback}, written once. */
+class FallbackCore extends Strategy {
+  readonly value: unknown;
+  readonly isFunction: boolean;
+  readonly decide: Decide;
+  readonly recognize: Recognize;
+  readonly served: Emitter<FallbackEvent> = new Emitter<FallbackEvent>();
+
+  constructor(value: unknown, decide: Decide, recognize: Recognize) {
+    super(FallbackPolicy.prototype, "fallback");
+    this.value = value;
+    this.isFunction = typeof value === "function";
+    this.decide = decide;
+    this.recognize = recognize;
+  }
+
+  run(call: Call, index: number, ctx: ExecutionContext, sink: Sink): void {
+    call.next(index + 1, ctx, new FallbackCall(this, ctx.attempt, sink));
+  }
+}
+
+/** One call: a success passes straight out; a failure it handles is served the fallback. */
+class FallbackCall implements Sink {
+  readonly #core: FallbackCore;
+  readonly #attempt: number;
+  readonly #sink: Sink;
+
+  constructor(core: FallbackCore, attempt: number, sink: Sink) {
+    this.#core = core;
+    this.#attempt = attempt;
+    this.#sink = sink;
+  }
+
+  ok(value: unknown): void {
+    this.#sink.ok(value);
+  }
+
+  fail(error: unknown): void {
+    const core = this.#core;
+    const sink = this.#sink;
+    const out = outgoing(error, core.recognize);
+    let handled: boolean;
+    try {
+      handled = core.decide(error);
+    } catch (thrown) {
+      sink.fail(thrown); // a predicate that throws is a bug in the caller's code
+      return;
+    }
+    if (!handled) {
+      sink.fail(out);
+      return;
+    }
+    if (core.served.has) core.served.emit({ error: out, attempt: this.#attempt });
+    if (!core.isFunction) {
+      sink.ok(core.value);
+      return;
+    }
+    let value: unknown;
+    try {
+      value = (core.value as (error: unknown) => unknown)(out);
+    } catch (fallbackError) {
+      sink.fail(outgoing(fallbackError, core.recognize));
+      return;
+    }
+    settle(value, { ok: (v) => sink.ok(v), fail: (e) => sink.fail(outgoing(e, core.recognize)) });
+  }
+}
 
 /**
  * The policy {@link fallback} returns; `R` is the type of the fallback value.
@@ -111,30 +176,27 @@ let recover: (policy: FallbackPolicy<unknown>, error: unknown, attempt: number) 
  * ```
  */
 export class FallbackPolicy<R> {
-  #value: unknown;
-  #isFunction: boolean;
-  #decide: Decide;
-  #recognize: Recognize;
-  #fallback = new Emitter<FallbackEvent>();
+  /** @ignore */
+  readonly [STRATEGY]: Strategy;
 
   /** Subscribes to fallbacks: a listener is told each time the fallback value is served. */
-  readonly onFallback: Event<FallbackEvent> = this.#fallback.subscribe;
+  readonly onFallback: Event<FallbackEvent>;
 
   /** Use {@link fallback}. */
   constructor(valueOrFn: R | ((error: unknown) => R | Promise<R>), options?: FallbackOptions) {
     const opts = optionsObject<FallbackOptions>("fallback", options);
-    this.#value = valueOrFn;
-    this.#isFunction = typeof valueOrFn === "function";
     const on = opts.on;
     const onFallback = opts.onFallback;
     const normalize = opts.normalize;
-    this.#recognize = normalizer("fallback", normalize);
-    this.#decide = decider(on, this.#recognize, normalize ?? normalizeError);
+    const recognize = normalizer("fallback", normalize);
+    const core = new FallbackCore(valueOrFn, decider(on, recognize, normalize ?? normalizeError), recognize);
     if (onFallback !== undefined) {
-      this.#fallback.subscribe(
+      core.served.subscribe(
         checkFunction<(event: FallbackEvent) => void>("fallback", "onFallback", onFallback),
       );
     }
+    this[STRATEGY] = core;
+    this.onFallback = core.served.subscribe;
   }
 
   /**
@@ -143,69 +205,8 @@ export class FallbackPolicy<R> {
    * Other errors leave as {@link ConnectionError} when recognized, else as
    * thrown.
    */
-  async execute<T>(
-    fn: (ctx: ExecutionContext) => T | Promise<T>,
-    signal?: AbortSignal,
-    attempt?: number,
-    parent?: ExecutionContext,
-  ): Promise<T | R> {
-    if (signal?.aborted) throw cancelledBy(signal);
-    try {
-      return await fn(parent ?? new Context(signal, attempt ?? 1));
-    } catch (error) {
-      return this.#recover(error, attempt ?? 1) as Promise<R>;
-    }
-  }
-
-  /** Serves the fallback for `error`, or rejects with it when this policy does not handle it. */
-  async #recover(error: unknown, attempt: number): Promise<unknown> {
-    const out = outgoing(error, this.#recognize);
-    // A predicate that throws is a bug in the caller's code: its error leaves as is.
-    if (!this.#decide(error)) throw out;
-    if (this.#fallback.has) this.#fallback.emit({ error: out, attempt });
-    if (!this.#isFunction) return this.#value;
-    try {
-      return await (this.#value as (error: unknown) => unknown)(out);
-    } catch (fallbackError) {
-      throw outgoing(fallbackError, this.#recognize);
-    }
-  }
-
-  static {
-    recover = (policy, error, attempt) => policy.#recover(error, attempt);
-    registerFused(
-      FallbackPolicy,
-      (policy: FallbackPolicy<unknown>, inner, index, signal, attempt, parent, sink) => {
-        if (signal?.aborted) {
-          sink.fail(cancelledBy(signal));
-          return;
-        }
-        const ctx = parent ?? new Context(signal, attempt);
-        inner.step(index + 1, ctx, signal, new FallbackRun(policy, attempt, sink));
-      },
-      (policy) => #value in policy,
-    );
-  }
-}
-
-/** A fallback's call in a pipeline: a success passes straight out; a failure may be served. */
-class FallbackRun implements Sink {
-  readonly #policy: FallbackPolicy<unknown>;
-  readonly #attempt: number;
-  readonly #sink: Sink;
-
-  constructor(policy: FallbackPolicy<unknown>, attempt: number, sink: Sink) {
-    this.#policy = policy;
-    this.#attempt = attempt;
-    this.#sink = sink;
-  }
-
-  ok(value: unknown): void {
-    this.#sink.ok(value);
-  }
-
-  fail(error: unknown): void {
-    settleFrom(() => recover(this.#policy, error, this.#attempt), this.#sink);
+  execute<T>(fn: (ctx: ExecutionContext) => T | Promise<T>, signal?: AbortSignal): Promise<T | R> {
+    return executeSolo(this, fn, signal);
   }
 }
 

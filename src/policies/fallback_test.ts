@@ -5,6 +5,9 @@ import assert from "node:assert/strict";
 import { type AnyConnectionError, ConnectionError } from "../errors/connection_error.ts";
 import { BulkheadRejectedError } from "./bulkhead.ts";
 import { fallback, type FallbackEvent } from "./fallback.ts";
+import { pipeline } from "./pipeline.ts";
+import { retry } from "./retry.ts";
+import { constantBackoff } from "./backoff.ts";
 
 const refused = (): Error =>
   Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" });
@@ -126,14 +129,13 @@ describe("fallback()", () => {
     const events: FallbackEvent[] = [];
     policy.onFallback((e) => events.push(e));
     let attempt = 0;
-    await policy.execute(
-      (ctx) => {
+    // The attempt of a retry outside it, in a pipeline: the first attempt's
+    // error is not the fallback's to handle, the second's is.
+    await pipeline(retry({ maxAttempts: 2, backoff: constantBackoff(0), on: () => true }), policy)
+      .execute((ctx) => {
         attempt = ctx.attempt;
-        return Promise.reject(refused());
-      },
-      undefined,
-      2,
-    );
+        return Promise.reject(ctx.attempt === 1 ? new Error("again") : refused());
+      });
     assert.equal(attempt, 2);
     assert.equal(events.length, 1);
     assert.equal(events[0]!.attempt, 2);

@@ -6,17 +6,12 @@
  * @module
  */
 
-import {
-  type BreakerParent,
-  BreakerSettings,
-  childBreaker,
-  type CircuitBreaker,
-  type CircuitBreakerOptions,
-  type CircuitBreakerSnapshot,
-  type CircuitState,
-} from "./circuit_breaker.ts";
+import { type BreakerParent, BreakerSettings } from "./_breaker_core.ts";
+import type { CircuitBreakerOptions, CircuitState } from "./breaker_options.ts";
+import type { CircuitBreakerSnapshot } from "./breaker_snapshot.ts";
+import { childBreaker, type CircuitBreaker } from "./circuit_breaker.ts";
 import { Emitter, type Event } from "./events.ts";
-import { optionsObject, positiveInteger } from "./validate.ts";
+import { optionsObject, positiveInteger } from "./_validate.ts";
 
 /**
  * Options of {@link keyedCircuitBreaker}'s second argument.

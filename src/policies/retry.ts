@@ -12,10 +12,10 @@ import type { AnyConnectionError } from "../errors/connection_error.ts";
 import type { Normalizer, Recognize } from "../errors/normalize_error.ts";
 import { CONNECTION_ERROR_KINDS, type ConnectionErrorKind } from "../errors/kinds.ts";
 import { type Backoff, exponentialBackoff, MAX_DELAY_MS } from "./backoff.ts";
-import { Context } from "./context.ts";
+import { type Call, executeSolo, signalOf, type Sink, Strategy, STRATEGY } from "./_engine.ts";
+import { Context } from "./_context.ts";
 import { Emitter, type Event } from "./events.ts";
-import { type Inner, registerFused, settleFrom, type Sink } from "./fused.ts";
-import { cancelledBy } from "./outgoing.ts";
+import { cancelledBy } from "./_outgoing.ts";
 import type { RetryBudget } from "./retry_budget.ts";
 import type { ExecutionContext, Policy } from "./types.ts";
 import {
@@ -26,7 +26,7 @@ import {
   rangeError,
   typeError,
   normalizer,
-} from "./validate.ts";
+} from "./_validate.ts";
 
 /**
  * Decides whether a failed attempt is retried: `error` is what the operation
@@ -221,8 +221,6 @@ export interface RetryOptions {
 }
 
 const DEFAULT_BACKOFF = exponentialBackoff();
-/** Marks "the first attempt has not run yet" for the retry loop. */
-const NO_FAILURE: unique symbol = Symbol("no failure");
 const KIND_SET: ReadonlySet<string> = new Set(CONNECTION_ERROR_KINDS);
 
 /** A delay any backoff may return, forced into [0, MAX_DELAY_MS]; NaN is 0. */
@@ -230,45 +228,211 @@ function clampDelay(ms: unknown): number {
   return typeof ms === "number" && ms > 0 ? (ms < MAX_DELAY_MS ? ms : MAX_DELAY_MS) : 0;
 }
 
-let loop: (
-  retry: RetryPolicy,
-  fn: (ctx: ExecutionContext) => unknown,
-  signal: AbortSignal | undefined,
-  first: unknown,
-) => Promise<unknown>;
+/** The semantics of {@link retry}, written once: its options and events. */
+class RetryCore extends Strategy {
+  maxAttempts = 3;
+  backoff: Backoff = DEFAULT_BACKOFF;
+  kinds: ReadonlySet<string> | undefined = undefined;
+  predicate: RetryPredicate | undefined = undefined;
+  handleResult: ((result: unknown) => boolean) | undefined = undefined;
+  delay: ((info: RetryDelayInfo) => number | undefined) | undefined = undefined;
+  deadline = Infinity;
+  budget: RetryBudget | undefined = undefined;
+  clock!: Clock;
+  recognize!: Recognize;
+  random: () => number = Math.random;
+  readonly retried: Emitter<RetryEvent> = new Emitter<RetryEvent>();
+  readonly gaveUp: Emitter<RetryGiveUpEvent> = new Emitter<RetryGiveUpEvent>();
+  readonly succeeded: Emitter<RetrySuccessEvent> = new Emitter<RetrySuccessEvent>();
 
-/**
- * A retry's first attempt in a pipeline: a success passes straight out; a
- * failure starts the retry loop, whose attempts run the layers inside again.
- */
-class RetryRun implements Sink {
-  readonly #retry: RetryPolicy;
-  readonly #inner: Inner;
+  constructor() {
+    super(RetryPolicy.prototype, "retry");
+  }
+
+  run(call: Call, index: number, ctx: ExecutionContext, sink: Sink): void {
+    this.budget?.recordCall(); // a budget of the caller's making that throws rejects the call
+    const start = this.deadline === Infinity ? 0 : this.clock.now();
+    new RetryCall(this, call, index, signalOf(ctx), start, sink).begin();
+  }
+
+  shouldRetry(error: unknown, normalized: AnyConnectionError | undefined): boolean {
+    const predicate = this.predicate;
+    if (predicate !== undefined) return predicate(error, normalized) === true;
+    if (this.kinds !== undefined) return this.kinds.has(normalized?.kind ?? "unknown");
+    return normalized?.retryable === true;
+  }
+
+  giveUp(
+    attempts: number,
+    reason: RetryGiveUpReason,
+    error: unknown,
+    result: unknown,
+    failed: boolean,
+  ): void {
+    if (!this.gaveUp.has) return;
+    this.gaveUp.emit(failed ? { attempts, reason, error } : { attempts, reason, result });
+  }
+
+  /** The error to reject with when `signal` aborted after `attempts` attempts; fires onGiveUp. */
+  cancel(signal: AbortSignal, attempts: number): unknown {
+    const error = cancelledBy(signal);
+    this.giveUp(attempts, "cancelled", error, undefined, true);
+    return error;
+  }
+}
+
+/** One call: its attempts, each run through the layers inside, and the waits between them. */
+class RetryCall implements Sink {
+  readonly #core: RetryCore;
+  readonly #call: Call;
   readonly #index: number;
   readonly #signal: AbortSignal | undefined;
+  readonly #start: number;
   readonly #sink: Sink;
+  #attempt = 1;
+  /** The backoff's own last delay, for decorrelated jitter (a Retry-After does not skew it). */
+  #previous = 0;
 
   constructor(
-    retry: RetryPolicy,
-    inner: Inner,
+    core: RetryCore,
+    call: Call,
     index: number,
     signal: AbortSignal | undefined,
+    start: number,
     sink: Sink,
   ) {
-    this.#retry = retry;
-    this.#inner = inner;
+    this.#core = core;
+    this.#call = call;
     this.#index = index;
     this.#signal = signal;
+    this.#start = start;
     this.#sink = sink;
   }
 
+  begin(): void {
+    this.#call.next(this.#index + 1, new Context(this.#signal, this.#attempt), this);
+  }
+
   ok(value: unknown): void {
+    const core = this.#core;
+    const handle = core.handleResult;
+    if (handle !== undefined) {
+      let again: boolean;
+      try {
+        again = handle(value) === true;
+      } catch (error) {
+        this.#sink.fail(error); // a result check that throws rejects the call with it
+        return;
+      }
+      if (again) {
+        this.#again(undefined, value, false);
+        return;
+      }
+    }
+    if (core.succeeded.has) core.succeeded.emit({ attempts: this.#attempt });
     this.#sink.ok(value);
   }
 
   fail(error: unknown): void {
-    const rest = this.#inner.operation(this.#index + 1, this.#signal);
-    settleFrom(() => loop(this.#retry, rest, this.#signal, error), this.#sink);
+    const core = this.#core;
+    let out: unknown = error;
+    let retry: boolean;
+    try {
+      const normalized = core.recognize(error);
+      out = normalized ?? error;
+      retry = core.shouldRetry(error, normalized);
+    } catch (thrown) {
+      this.#sink.fail(thrown); // a predicate that throws rejects the call with it
+      return;
+    }
+    if (!retry) {
+      core.giveUp(this.#attempt, "not_retryable", out, undefined, true);
+      this.#sink.fail(out);
+      return;
+    }
+    this.#again(out, undefined, true);
+  }
+
+  /** A retry is due, of the error `out` or of `result`: wait, then run the next attempt. */
+  #again(out: unknown, result: unknown, failed: boolean): void {
+    const core = this.#core;
+    const signal = this.#signal;
+    const attempt = this.#attempt;
+    if (signal?.aborted) {
+      this.#sink.fail(core.cancel(signal, attempt));
+      return;
+    }
+    let wait: number;
+    try {
+      wait = this.#nextWait(out, result, failed);
+    } catch (thrown) {
+      this.#sink.fail(thrown); // a backoff or `delay` that throws rejects the call with it
+      return;
+    }
+    if (wait < 0) {
+      if (failed) this.#sink.fail(out);
+      else this.#sink.ok(result);
+      return;
+    }
+    if (core.retried.has) {
+      core.retried.emit(
+        failed ? { attempt, delay: wait, error: out } : { attempt, delay: wait, result },
+      );
+    }
+    if (wait > 0) {
+      core.clock.sleep(wait, signal).then(
+        () => this.#next(),
+        (error: unknown) => this.#sink.fail(signal?.aborted ? core.cancel(signal, attempt) : error),
+      );
+    } else {
+      // No timer for a 0 ms wait, but a turn of the microtask queue, so that
+      // an operation that fails synchronously cannot grow the stack.
+      queueMicrotask(() => this.#next());
+    }
+  }
+
+  #next(): void {
+    const signal = this.#signal;
+    // An abort during the wait (a listener's, say) still ends the call.
+    if (signal?.aborted) {
+      this.#sink.fail(this.#core.cancel(signal, this.#attempt));
+      return;
+    }
+    this.#attempt++;
+    this.begin();
+  }
+
+  /**
+   * The wait before the next attempt, or -1 to give up (having fired
+   * onGiveUp). Checks the attempts, then the deadline, then the budget, so a
+   * retry that will not happen never takes from the budget.
+   */
+  #nextWait(error: unknown, result: unknown, failed: boolean): number {
+    const core = this.#core;
+    const attempt = this.#attempt;
+    if (attempt >= core.maxAttempts) {
+      core.giveUp(attempt, "attempts", error, result, failed);
+      return -1;
+    }
+    const backoffDelay = clampDelay(core.backoff.delay(attempt, this.#previous, core.random));
+    let wait = backoffDelay;
+    const override = core.delay;
+    if (override !== undefined) {
+      const chosen: unknown = override(
+        failed ? { attempt, error, backoffDelay } : { attempt, result, backoffDelay },
+      );
+      if (typeof chosen === "number" && !Number.isNaN(chosen)) wait = clampDelay(chosen);
+    }
+    if (core.deadline !== Infinity && core.clock.now() - this.#start + wait > core.deadline) {
+      core.giveUp(attempt, "deadline", error, result, failed);
+      return -1;
+    }
+    if (core.budget !== undefined && !core.budget.tryRetry()) {
+      core.giveUp(attempt, "budget", error, result, failed);
+      return -1;
+    }
+    this.#previous = backoffDelay;
+    return wait;
   }
 }
 
@@ -285,30 +449,17 @@ class RetryRun implements Sink {
  * ```
  */
 export class RetryPolicy implements Policy {
-  readonly #maxAttempts: number;
-  readonly #backoff: Backoff;
-  readonly #kinds: ReadonlySet<string> | undefined;
-  readonly #predicate: RetryPredicate | undefined;
-  readonly #handleResult: ((result: unknown) => boolean) | undefined;
-  readonly #delay: ((info: RetryDelayInfo) => number | undefined) | undefined;
-  readonly #deadline: number;
-  readonly #budget: RetryBudget | undefined;
-  readonly #clock: Clock;
-  readonly #recognize: Recognize;
-  readonly #random: () => number;
-  readonly #retry = new Emitter<RetryEvent>();
-  readonly #giveUp = new Emitter<RetryGiveUpEvent>();
-  readonly #success = new Emitter<RetrySuccessEvent>();
-
+  /** @ignore */
+  readonly [STRATEGY]: RetryCore;
   /** Before each retry's wait. */
-  readonly onRetry: Event<RetryEvent> = this.#retry.subscribe;
+  readonly onRetry: Event<RetryEvent>;
   /**
    * When a call ends without success: the attempts, the deadline or the
    * budget ran out, the error was not retryable, or the signal aborted.
    */
-  readonly onGiveUp: Event<RetryGiveUpEvent> = this.#giveUp.subscribe;
+  readonly onGiveUp: Event<RetryGiveUpEvent>;
   /** When a call returns a result (that `handleResult` does not ask to retry). */
-  readonly onSuccess: Event<RetrySuccessEvent> = this.#success.subscribe;
+  readonly onSuccess: Event<RetrySuccessEvent>;
 
   /** Prefer {@link retry}, which validates the options the same way. */
   constructor(options?: RetryOptions) {
@@ -324,21 +475,22 @@ export class RetryPolicy implements Policy {
     const budget = o.budget;
     const clock = o.clock;
     const random = o.random;
+    const core = new RetryCore();
     const normalize = o.normalize;
 
     if (maxAttempts === undefined) {
-      this.#maxAttempts = 3;
+      core.maxAttempts = 3;
     } else {
       const rule = "a positive integer or Infinity";
       if (typeof maxAttempts !== "number") typeError(api, "maxAttempts", rule, maxAttempts);
       if (maxAttempts !== Infinity && !(Number.isInteger(maxAttempts) && maxAttempts >= 1)) {
         rangeError(api, "maxAttempts", rule, maxAttempts);
       }
-      this.#maxAttempts = maxAttempts;
+      core.maxAttempts = maxAttempts;
     }
 
     if (backoff === undefined) {
-      this.#backoff = DEFAULT_BACKOFF;
+      core.backoff = DEFAULT_BACKOFF;
     } else {
       if (
         typeof backoff !== "object" || backoff === null ||
@@ -346,15 +498,15 @@ export class RetryPolicy implements Policy {
       ) {
         typeError(api, "backoff", "a Backoff (an object with a delay() method)", backoff);
       }
-      this.#backoff = backoff;
+      core.backoff = backoff;
     }
 
     if (on === undefined) {
-      this.#kinds = undefined;
-      this.#predicate = undefined;
+      core.kinds = undefined;
+      core.predicate = undefined;
     } else if (typeof on === "function") {
-      this.#kinds = undefined;
-      this.#predicate = on;
+      core.kinds = undefined;
+      core.predicate = on;
     } else if (Array.isArray(on)) {
       const kinds = new Set<string>();
       const list = on as readonly unknown[];
@@ -365,20 +517,20 @@ export class RetryPolicy implements Policy {
         if (!KIND_SET.has(kind)) rangeError(api, `on[${i}]`, rule, kind);
         kinds.add(kind);
       }
-      this.#kinds = kinds;
-      this.#predicate = undefined;
+      core.kinds = kinds;
+      core.predicate = undefined;
     } else {
       typeError(api, "on", "a list of connection error kinds or a predicate", on);
     }
 
-    this.#handleResult = handleResult === undefined
+    core.handleResult = handleResult === undefined
       ? undefined
       : checkFn(api, "handleResult", handleResult);
-    this.#delay = delay === undefined ? undefined : checkFn(api, "delay", delay);
-    this.#deadline = deadline === undefined ? Infinity : duration(api, "deadline", deadline, true);
+    core.delay = delay === undefined ? undefined : checkFn(api, "delay", delay);
+    core.deadline = deadline === undefined ? Infinity : duration(api, "deadline", deadline, true);
 
     if (budget === undefined) {
-      this.#budget = undefined;
+      core.budget = undefined;
     } else {
       const b = budget as Partial<RetryBudget> | null;
       if (
@@ -387,12 +539,16 @@ export class RetryPolicy implements Policy {
       ) {
         typeError(api, "budget", "a RetryBudget (see retryBudget())", budget);
       }
-      this.#budget = budget;
+      core.budget = budget;
     }
 
-    this.#clock = checkClock(api, clock);
-    this.#recognize = normalizer(api, normalize);
-    this.#random = random === undefined ? Math.random : checkFn(api, "random", random);
+    core.clock = checkClock(api, clock);
+    core.recognize = normalizer(api, normalize);
+    core.random = random === undefined ? Math.random : checkFn(api, "random", random);
+      this[STRATEGY] = core;
+    this.onRetry = core.retried.subscribe;
+    this.onGiveUp = core.gaveUp.subscribe;
+    this.onSuccess = core.succeeded.subscribe;
   }
 
   /**
@@ -405,209 +561,8 @@ export class RetryPolicy implements Policy {
    * `"cancelled"` ConnectionError whose `cause` is the signal's reason (the
    * reason itself when it already is a ConnectionError).
    */
-  execute<T>(
-    fn: (ctx: ExecutionContext) => T | Promise<T>,
-    signal?: AbortSignal,
-    _attempt?: number,
-  ): Promise<T> {
-    if (typeof fn !== "function") {
-      return Promise.reject(
-        new TypeError(
-          `Cannot execute retry as 'fn' must be a function: current value is ${String(fn)}`,
-        ),
-      );
-    }
-    if (signal?.aborted) return Promise.reject(this.#cancel(signal, 0));
-    try {
-      this.#budget?.recordCall();
-    } catch (error) {
-      return Promise.reject(error); // a budget of the caller's making that throws
-    }
-    // The success path without a result check, a success listener or a
-    // deadline needs no loop and no async frame: the first attempt's promise,
-    // with the loop attached only for its failure.
-    if (this.#handleResult !== undefined || this.#success.has || this.#deadline !== Infinity) {
-      return this.#loop(fn, signal, NO_FAILURE);
-    }
-    let value: T | Promise<T>;
-    try {
-      value = fn(new Context(signal, 1));
-    } catch (error) {
-      return this.#loop(fn, signal, error);
-    }
-    if (
-      value === null || (typeof value !== "object" && typeof value !== "function") ||
-      typeof (value as Promise<T>).then !== "function"
-    ) return Promise.resolve(value as T);
-    return Promise.resolve(value).then(
-      undefined,
-      (error: unknown) => this.#loop(fn, signal, error),
-    );
-  }
-
-  static {
-    loop = (retry, fn, signal, first) => retry.#loop(fn, signal, first);
-    registerFused(
-      RetryPolicy,
-      (retry: RetryPolicy, inner, index, signal, _attempt, _parent, sink) => {
-        if (signal?.aborted) {
-          sink.fail(retry.#cancel(signal, 0));
-          return;
-        }
-        try {
-          retry.#budget?.recordCall();
-        } catch (error) {
-          sink.fail(error); // a budget of the caller's making that throws
-          return;
-        }
-        if (
-          retry.#handleResult !== undefined || retry.#success.has || retry.#deadline !== Infinity
-        ) {
-          settleFrom(
-            () => retry.#loop(inner.operation(index + 1, signal), signal, NO_FAILURE),
-            sink,
-          );
-          return;
-        }
-        inner.step(
-          index + 1,
-          new Context(signal, 1),
-          signal,
-          new RetryRun(retry, inner, index, signal, sink),
-        );
-      },
-      (policy) => #deadline in policy,
-    );
-  }
-
-  /** The retry loop; `first` is the first attempt's error when it already ran and failed. */
-  async #loop<T>(
-    fn: (ctx: ExecutionContext) => T | Promise<T>,
-    signal: AbortSignal | undefined,
-    first: unknown,
-  ): Promise<T> {
-    const deadline = this.#deadline;
-    const start = deadline === Infinity ? 0 : this.#clock.now();
-    let previous = 0;
-    for (let attempt = 1;; attempt++) {
-      let result: T;
-      let failed = false;
-      let out: unknown;
-      try {
-        if (attempt === 1 && first !== NO_FAILURE) throw first;
-        result = await fn(new Context(signal, attempt));
-      } catch (error) {
-        const normalized = this.#recognize(error);
-        out = normalized ?? error;
-        if (!this.#shouldRetry(error, normalized)) {
-          this.#gaveUp(attempt, "not_retryable", out, undefined, true);
-          throw out;
-        }
-        failed = true;
-        result = undefined as T;
-      }
-      if (!failed) {
-        const handle = this.#handleResult;
-        if (handle === undefined || handle(result) !== true) {
-          if (this.#success.has) this.#success.emit({ attempts: attempt });
-          return result;
-        }
-      }
-      // A retry is due: of the error `out`, or of `result`.
-      if (signal?.aborted) throw this.#cancel(signal, attempt);
-      const wait = this.#nextWait(attempt, previous, out, result, failed, start);
-      if (wait < 0) {
-        if (failed) throw out;
-        return result;
-      }
-      previous = this.#lastBackoff;
-      if (this.#retry.has) {
-        this.#retry.emit(
-          failed ? { attempt, delay: wait, error: out } : { attempt, delay: wait, result },
-        );
-      }
-      // A 0 ms wait never touches a timer, but an abort (by a listener, say) still ends the call.
-      if (wait > 0) await this.#sleep(wait, signal, attempt);
-      else if (signal?.aborted) throw this.#cancel(signal, attempt);
-    }
-  }
-
-  // The backoff's own delay from the last #nextWait, handed back as `previous`
-  // for decorrelated jitter (so a Retry-After does not skew the backoff).
-  // Safe as an instance field: it is written after the last user code that
-  // #nextWait runs and read right after it returns, with no await between.
-  #lastBackoff = 0;
-
-  /**
-   * The wait before the next attempt, or -1 to give up (having fired
-   * onGiveUp). Checks the attempts, then the deadline, then the budget, so a
-   * retry that will not happen never takes from the budget.
-   */
-  #nextWait(
-    attempt: number,
-    previous: number,
-    error: unknown,
-    result: unknown,
-    failed: boolean,
-    start: number,
-  ): number {
-    if (attempt >= this.#maxAttempts) {
-      this.#gaveUp(attempt, "attempts", error, result, failed);
-      return -1;
-    }
-    const backoffDelay = clampDelay(this.#backoff.delay(attempt, previous, this.#random));
-    let wait = backoffDelay;
-    const override = this.#delay;
-    if (override !== undefined) {
-      const chosen: unknown = override(
-        failed ? { attempt, error, backoffDelay } : { attempt, result, backoffDelay },
-      );
-      if (typeof chosen === "number" && !Number.isNaN(chosen)) wait = clampDelay(chosen);
-    }
-    if (this.#deadline !== Infinity && this.#clock.now() - start + wait > this.#deadline) {
-      this.#gaveUp(attempt, "deadline", error, result, failed);
-      return -1;
-    }
-    if (this.#budget !== undefined && !this.#budget.tryRetry()) {
-      this.#gaveUp(attempt, "budget", error, result, failed);
-      return -1;
-    }
-    this.#lastBackoff = backoffDelay;
-    return wait;
-  }
-
-  #shouldRetry(error: unknown, normalized: AnyConnectionError | undefined): boolean {
-    const predicate = this.#predicate;
-    if (predicate !== undefined) return predicate(error, normalized) === true;
-    if (this.#kinds !== undefined) return this.#kinds.has(normalized?.kind ?? "unknown");
-    return normalized?.retryable === true;
-  }
-
-  #gaveUp(
-    attempts: number,
-    reason: RetryGiveUpReason,
-    error: unknown,
-    result: unknown,
-    failed: boolean,
-  ): void {
-    if (!this.#giveUp.has) return;
-    this.#giveUp.emit(failed ? { attempts, reason, error } : { attempts, reason, result });
-  }
-
-  /** The error to reject with when `signal` aborted after `attempts` attempts; fires onGiveUp. */
-  #cancel(signal: AbortSignal, attempts: number): unknown {
-    const error = cancelledBy(signal);
-    this.#gaveUp(attempts, "cancelled", error, undefined, true);
-    return error;
-  }
-
-  async #sleep(ms: number, signal: AbortSignal | undefined, attempts: number): Promise<void> {
-    try {
-      await this.#clock.sleep(ms, signal);
-    } catch (error) {
-      if (signal?.aborted) throw this.#cancel(signal, attempts);
-      throw error;
-    }
+  execute<T>(fn: (ctx: ExecutionContext) => T | Promise<T>, signal?: AbortSignal): Promise<T> {
+    return executeSolo(this, fn, signal);
   }
 }
 

@@ -14,7 +14,7 @@
  */
 
 import type { Clock } from "../clock.ts";
-import { clock as checkClock, duration, optionsObject, rangeError, typeError } from "./validate.ts";
+import { clock as checkClock, duration, optionsObject, rangeError, typeError } from "./_validate.ts";
 
 /**
  * What {@link retry} asks before each retry, through its `budget` option.

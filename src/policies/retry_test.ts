@@ -13,6 +13,7 @@ import {
 } from "./retry.ts";
 import { retryBudget } from "./retry_budget.ts";
 import type { ExecutionContext } from "./types.ts";
+import { pipeline } from "./pipeline.ts";
 
 // ---------------------------------------------------------------- helpers
 
@@ -180,7 +181,16 @@ describe("retry(): attempts", () => {
     const clock = new ManualClock();
     const op = failing([refused()], "ok");
     const policy = retry({ clock, backoff: constantBackoff(0) });
-    await drive(clock, policy.execute(op.fn, undefined, 7));
+    const outer = retry({ maxAttempts: 7, backoff: constantBackoff(0), on: () => true });
+    let outerAttempt = 0;
+    await drive(
+      clock,
+      pipeline(outer, policy).execute((ctx) => {
+        outerAttempt = ctx.attempt;
+        return op.fn(ctx);
+      }),
+    );
+    assert.ok(outerAttempt >= 1);
     assert.deepEqual(op.calls, [1, 2]);
   });
 

@@ -15,10 +15,10 @@ import { ConnectionError } from "../errors/connection_error.ts";
 import { CONNECTION_OPERATIONS, type ConnectionOperation } from "../errors/kinds.ts";
 import type { Normalizer, Recognize } from "../errors/normalize_error.ts";
 import { detectRuntime } from "../runtime.ts";
-import { type DeadlineEntry, DeadlineQueue, UNSTAMPED } from "./deadline_queue.ts";
+import { type DeadlineEntry, DeadlineQueue, UNSTAMPED } from "./_deadline_queue.ts";
 import { Emitter, type Event } from "./events.ts";
-import { registerFused, type Sink } from "./fused.ts";
-import { cancelledBy, outgoing } from "./outgoing.ts";
+import { type Call, executeSolo, signalOf, type Sink, Strategy, STRATEGY } from "./_engine.ts";
+import { cancelledBy, outgoing } from "./_outgoing.ts";
 import type { ExecutionContext, Policy } from "./types.ts";
 import {
   clock as checkClock,
@@ -27,7 +27,7 @@ import {
   optionsObject,
   rangeError,
   typeError,
-} from "./validate.ts";
+} from "./_validate.ts";
 
 /** Options for {@link timeout}. */
 export interface TimeoutOptions {
@@ -66,18 +66,12 @@ export interface TimeoutEvent {
 }
 
 /** Internal, for tests: the deadline queue behind a timeout policy's calls. */
-export let queueOf: (policy: TimeoutPolicy) => DeadlineQueue;
-
-let capturing: TimeoutCall<unknown> | undefined;
-// A shared executor (no closure per call) that hands the race promise's
-// resolve and reject to the call being started.
-function capture(resolve: (value: never) => void, reject: (error: unknown) => void): void {
-  capturing!.resolve = resolve as (value: unknown) => void;
-  capturing!.reject = reject;
+export function queueOf(policy: TimeoutPolicy): DeadlineQueue {
+  return policy[STRATEGY].queue;
 }
 
-/** What a policy's calls share: its limit, its deadline queue and its event. */
-class TimeoutCore {
+/** The semantics of {@link timeout}, written once: what its calls share. */
+class TimeoutCore extends Strategy {
   readonly ms: number;
   readonly clock: Clock;
   readonly operation: ConnectionOperation | undefined;
@@ -91,6 +85,7 @@ class TimeoutCore {
     operation: ConnectionOperation | undefined,
     recognize: Recognize,
   ) {
+    super(TimeoutPolicy.prototype, "timeout");
     this.ms = ms;
     this.clock = clock;
     this.operation = operation;
@@ -112,33 +107,45 @@ class TimeoutCore {
   emitTimeout(attempt: number, error: ConnectionError<"timeout">): void {
     if (this.emitter.has) this.emitter.emit({ timeoutMs: this.ms, attempt, error });
   }
+
+  run(call: Call, index: number, ctx: ExecutionContext, sink: Sink): void {
+    const caller = signalOf(ctx);
+    const timed = new TimeoutCall(this, caller, ctx.attempt, sink);
+    call.next(index + 1, timed, timed);
+    // Once the operation has returned: listen for the caller's signal (which
+    // the operation itself may have aborted), and join the queue after the
+    // operation's own reaction, so that the queue's first look (a microtask
+    // from now) finds a call that settled at once done, and arms no timer.
+    if (timed.settled) return;
+    timed.listen();
+    if (caller?.aborted) timed.handleEvent();
+    else this.queue.add(timed);
+  }
 }
 
 /**
- * One call: its own execution context (so no other object is made for it), its
- * entry in the deadline queue, and, as `handleEvent`, the listener on the
- * caller's signal (an object listener needs no closure).
+ * One call: its own execution context and sink (so no other object is made
+ * for it), its entry in the deadline queue, and, as `handleEvent`, the
+ * listener on the caller's signal (an object listener needs no closure).
  */
-class TimeoutCall<T> implements ExecutionContext, DeadlineEntry {
+class TimeoutCall implements ExecutionContext, DeadlineEntry, Sink {
   deadline: number = UNSTAMPED;
   readonly attempt: number;
-  /** Not in the queue (see {@link DeadlineEntry.queueState}) until `race` adds it. */
+  /** Not in the queue (see {@link DeadlineEntry.queueState}) until `run` adds it. */
   queueState = 1;
-  resolve: ((value: T) => void) | undefined = undefined;
-  reject: ((error: unknown) => void) | undefined = undefined;
-  /** In a pipeline: where the call reports, instead of `resolve` and `reject`. */
-  sink: Sink | undefined = undefined;
-  #policy: TimeoutCore;
-  #caller: AbortSignal | undefined;
+  readonly #core: TimeoutCore;
+  readonly #caller: AbortSignal | undefined;
+  readonly #sink: Sink;
   #controller: AbortController | undefined = undefined;
   #error: ConnectionError<"timeout"> | undefined = undefined;
   #listening = false;
   #settled = false;
 
-  constructor(policy: TimeoutCore, caller: AbortSignal | undefined, attempt: number) {
-    this.#policy = policy;
+  constructor(core: TimeoutCore, caller: AbortSignal | undefined, attempt: number, sink: Sink) {
+    this.#core = core;
     this.#caller = caller;
     this.attempt = attempt;
+    this.#sink = sink;
   }
 
   /** Made on first read: aborts at the deadline or when the caller's signal aborts. */
@@ -165,34 +172,11 @@ class TimeoutCall<T> implements ExecutionContext, DeadlineEntry {
     }
   }
 
-  /** Races the operation's promise against the deadline and the caller's signal. */
-  race(value: PromiseLike<T>): Promise<T> {
-    const caller = this.#caller;
-    this.listen();
-    capturing = this as TimeoutCall<unknown>;
-    const promise = new Promise<T>(capture);
-    capturing = undefined;
-    // Subscribed even when the call ends at once below, so that a rejection
-    // of the operation's promise is never left unhandled.
-    try {
-      value.then((v) => this.ok(v), (e) => this.fail(e));
-    } catch (error) {
-      this.fail(error);
-    }
-    // The operation may have aborted the caller's signal before returning.
-    if (caller?.aborted) this.handleEvent();
-    // Queued after the operation's own reaction, so that the queue's first
-    // look (a microtask from now) finds an already-settled operation done
-    // and stops there. A thenable may have settled the call synchronously.
-    else if (!this.#settled) this.#policy.queue.add(this);
-    return promise;
-  }
-
   /** Ends the call's bookkeeping; true the first time only. */
-  finish(): boolean {
+  #finish(): boolean {
     if (this.#settled) return false;
     this.#settled = true;
-    this.#policy.queue.remove(this);
+    this.#core.queue.remove(this);
     if (this.#listening) {
       this.#listening = false;
       this.#caller!.removeEventListener("abort", this);
@@ -200,41 +184,34 @@ class TimeoutCall<T> implements ExecutionContext, DeadlineEntry {
     return true;
   }
 
-  /** The operation (or the layers inside, in a pipeline) fulfilled. */
-  ok(value: T): void {
-    if (!this.finish()) return;
-    if (this.sink !== undefined) this.sink.ok(value);
-    else this.resolve!(value);
+  /** The layers inside fulfilled. */
+  ok(value: unknown): void {
+    if (this.#finish()) this.#sink.ok(value);
   }
 
-  /** The operation (or the layers inside) failed. */
+  /** The layers inside failed. */
   fail(error: unknown): void {
-    if (this.finish()) this.#reject(outgoing(error, this.#policy.recognize));
-  }
-
-  #reject(error: unknown): void {
-    if (this.sink !== undefined) this.sink.fail(error);
-    else this.reject!(error);
+    if (this.#finish()) this.#sink.fail(outgoing(error, this.#core.recognize));
   }
 
   /** The deadline passed. */
   expire(): void {
     if (this.#settled) return;
-    const error = this.#policy.timeoutError();
+    const error = this.#core.timeoutError();
     this.#error = error;
-    this.finish();
+    this.#finish();
     // Abort first, so that the operation sees the reason it is given up for.
     this.#controller?.abort(error);
-    this.#policy.emitTimeout(this.attempt, error);
-    this.#reject(error);
+    this.#core.emitTimeout(this.attempt, error);
+    this.#sink.fail(error);
   }
 
   /** The caller's signal aborted. */
   handleEvent(): void {
-    if (!this.finish()) return;
+    if (!this.#finish()) return;
     const caller = this.#caller!;
     this.#controller?.abort(caller.reason);
-    this.#reject(cancelledBy(caller));
+    this.#sink.fail(cancelledBy(caller));
   }
 }
 
@@ -255,37 +232,14 @@ class TimeoutCall<T> implements ExecutionContext, DeadlineEntry {
 export class TimeoutPolicy implements Policy {
   /** The limit, in milliseconds. */
   readonly ms: number;
-  #core: TimeoutCore;
+  /** @ignore */
+  readonly [STRATEGY]: TimeoutCore;
 
   /**
    * Subscribes to timeouts: a listener gets a {@link TimeoutEvent} each time
    * a call runs out of time.
    */
   readonly onTimeout: Event<TimeoutEvent>;
-
-  static {
-    queueOf = (policy) => policy.#core.queue;
-    registerFused(
-      TimeoutPolicy,
-      (policy: TimeoutPolicy, inner, index, signal, attempt, _parent, sink) => {
-        if (signal?.aborted) {
-          sink.fail(cancelledBy(signal));
-          return;
-        }
-        const call = new TimeoutCall<unknown>(policy.#core, signal, attempt);
-        call.sink = sink;
-        inner.step(index + 1, call, signal, call);
-        // As `race` does once the operation has returned: listening for the
-        // caller's signal, which the operation itself may have aborted, and
-        // joining the queue after the operation's reaction.
-        if (call.settled) return;
-        call.listen();
-        if (signal?.aborted) call.handleEvent();
-        else policy.#core.queue.add(call);
-      },
-      (policy) => #core in policy,
-    );
-  }
 
   /** Use {@link timeout}. */
   constructor(ms: number, options?: TimeoutOptions) {
@@ -311,7 +265,7 @@ export class TimeoutPolicy implements Policy {
         checkFunction<(event: TimeoutEvent) => void>("timeout", "onTimeout", onTimeout),
       );
     }
-    this.#core = core;
+    this[STRATEGY] = core;
     this.onTimeout = core.emitter.subscribe;
   }
 
@@ -321,29 +275,8 @@ export class TimeoutPolicy implements Policy {
    * with a `"cancelled"` one at once if `signal` aborts. An operation that
    * ignores its signal is not waited for: the call rejects at the deadline.
    */
-  execute<T>(
-    fn: (ctx: ExecutionContext) => T | Promise<T>,
-    signal?: AbortSignal,
-    attempt?: number,
-  ): Promise<T> {
-    if (signal?.aborted) return Promise.reject(cancelledBy(signal));
-    const core = this.#core;
-    const call = new TimeoutCall<T>(core, signal, attempt ?? 1);
-    let value: T | PromiseLike<T>;
-    try {
-      value = fn(call);
-    } catch (error) {
-      call.finish();
-      return Promise.reject(outgoing(error, core.recognize));
-    }
-    if (
-      value !== null && (typeof value === "object" || typeof value === "function") &&
-      typeof (value as PromiseLike<T>).then === "function"
-    ) {
-      return call.race(value as PromiseLike<T>);
-    }
-    call.finish();
-    return Promise.resolve(value as T);
+  execute<T>(fn: (ctx: ExecutionContext) => T | Promise<T>, signal?: AbortSignal): Promise<T> {
+    return executeSolo(this, fn, signal);
   }
 }
 

@@ -5,6 +5,9 @@ import assert from "node:assert/strict";
 import { type Clock, ManualClock } from "../clock.ts";
 import { ConnectionError } from "../errors/connection_error.ts";
 import { queueOf, timeout, type TimeoutEvent } from "./timeout.ts";
+import { pipeline } from "./pipeline.ts";
+import { retry } from "./retry.ts";
+import { constantBackoff } from "./backoff.ts";
 
 /** A ManualClock that counts the timers set on it and the most pending at once. */
 class CountingClock extends ManualClock {
@@ -287,13 +290,16 @@ describe("timeout()", () => {
     const events: TimeoutEvent[] = [];
     policy.onTimeout((e) => events.push(e));
     let attempt = 0;
-    const outcome = policy.execute(
+    // The attempt of a retry outside it, in a pipeline.
+    const outcome = pipeline(
+      retry({ maxAttempts: 3, backoff: constantBackoff(0), on: (e) => !(e instanceof ConnectionError) }),
+      policy,
+    ).execute(
       (ctx) => {
         attempt = ctx.attempt;
+        if (ctx.attempt < 3) throw new Error("again");
         return never();
       },
-      undefined,
-      3,
     ).catch((e) => e);
     await clock.advance(10);
     const error = await outcome;

@@ -36,12 +36,6 @@ export interface ExecutionContext {
  * console.log(await policy.execute(() => 42)); // 42
  * ```
  */
-// faultline's own policies take two more, internal parameters after `signal`:
-// the attempt number of the retry around them, and that layer's context,
-// which a policy that would only copy its signal and attempt hands on as is.
-// pipeline() passes both to a layer it runs through `execute` (it runs
-// faultline's own policies fused, see fused.ts); a third-party Policy simply
-// ignores them.
 export interface Policy {
   /** Runs `fn` under this policy; `signal` cancels the call and everything it waits on. */
   execute<T>(fn: (ctx: ExecutionContext) => T | Promise<T>, signal?: AbortSignal): Promise<T>;

@@ -22,6 +22,7 @@ import { nodeFetch } from "./node_fetch.ts";
 import { ky } from "./ky.ts";
 import { ws } from "./ws.ts";
 import { grpc } from "./grpc.ts";
+import { nodeHttp } from "./node_http.ts";
 
 /** Every built-in client recognizer. */
-export const CLIENT_RECOGNIZERS: readonly Recognizer[] = Object.freeze([pg, postgresJs, mysql2, mongodb, ioredis, nodeRedis, bunSql, bunRedis, axios, got, undici, nodeFetch, ky, ws, grpc, ]);
+export const CLIENT_RECOGNIZERS: readonly Recognizer[] = Object.freeze([pg, postgresJs, mysql2, mongodb, ioredis, nodeRedis, bunSql, bunRedis, axios, got, undici, nodeFetch, ky, ws, grpc, nodeHttp]);

@@ -22,6 +22,11 @@ export class Context implements ExecutionContext {
     this.attempt = attempt;
   }
 
+  /** The signal it was made with, if any: read without making one. */
+  get given(): AbortSignal | undefined {
+    return this.#signal;
+  }
+
   /** The caller's signal, or a never-aborting one made on first read. */
   get signal(): AbortSignal {
     return this.#signal ??= new AbortController().signal;

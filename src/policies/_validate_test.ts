@@ -11,7 +11,7 @@ import {
   rangeError,
   ratio,
   typeError,
-} from "./validate.ts";
+} from "./_validate.ts";
 
 /** Asserts that `run` throws `Type` with exactly `message`. */
 function throwsExactly(

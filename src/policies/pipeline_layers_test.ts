@@ -1,5 +1,6 @@
-// How pipeline() runs faultline's own policies fused (fused.ts): the same
-// outcomes as the policies nested through execute, with one promise per call.
+// How pipeline() runs faultline's own policies (one strategy each, _engine.ts):
+// the same outcomes as the policies nested by hand through their public
+// execute, with one promise per call, whatever the callbacks throw.
 // deno-lint-ignore-file require-await
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -20,13 +21,34 @@ import type { ExecutionContext, Policy } from "./types.ts";
 const refused = (): Error =>
   Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" });
 
-type Step = "ok" | "value" | "refused" | "throw" | "plain" | "hang" | "thenable";
+/**
+ * What one attempt does. Besides outcomes, the generators include errors
+ * that make a user's callback throw: retry's `on` ("bad-on"), its
+ * `handleResult` ("bad-result"), the breaker's `on` ("bad-count") and the
+ * fallback function ("bad-fallback"). Each must reject that call, the same
+ * way in a pipeline and nested by hand.
+ */
+type Step =
+  | "ok"
+  | "value"
+  | "refused"
+  | "throw"
+  | "plain"
+  | "hang"
+  | "thenable"
+  | "bad-on"
+  | "bad-result"
+  | "bad-count"
+  | "bad-fallback";
+
+const marked = (message: string): Error =>
+  Object.assign(new Error(message), { code: "ECONNRESET" });
 
 /** One attempt of an operation, as the step says. */
-function perform(step: Step, ctx: ExecutionContext): unknown {
+function perform(step: Step, _ctx: ExecutionContext): unknown {
   switch (step) {
     case "ok":
-      return Promise.resolve(`ok ${ctx.attempt}`);
+      return Promise.resolve("ok");
     case "value":
       return "sync value";
     case "refused":
@@ -46,28 +68,51 @@ function perform(step: Step, ctx: ExecutionContext): unknown {
           reject(refused());
         },
       };
+    case "bad-on":
+    case "bad-count":
+    case "bad-fallback":
+      return Promise.reject(marked(step));
+    case "bad-result":
+      return "bad-result";
   }
 }
 
-type Hidden = (
-  fn: (ctx: ExecutionContext) => unknown,
-  signal: AbortSignal | undefined,
-  attempt: number,
-) => Promise<unknown>;
-
 function build(clock: ManualClock) {
-  const r = retry({ maxAttempts: 3, backoff: constantBackoff(10), clock });
-  const b = circuitBreaker({ trip: consecutiveFailures(3), halfOpenAfter: 50, clock });
-  const t = timeout(20, { clock });
   const log: string[] = [];
+  const r = retry({
+    maxAttempts: 3,
+    backoff: constantBackoff(10),
+    clock,
+    on: (e, n) => {
+      if ((e as Error).message === "bad-on") throw new Error("retry's on threw");
+      return n?.retryable === true;
+    },
+    handleResult: (v) => {
+      if (v === "bad-result") throw new Error("handleResult threw");
+      return false;
+    },
+  });
+  const b = circuitBreaker({
+    trip: consecutiveFailures(3),
+    halfOpenAfter: 50,
+    clock,
+    on: (e, n) => {
+      if ((e as Error).message === "bad-count") throw new Error("breaker's on threw");
+      return n.kind !== "unknown" && n.kind !== "cancelled";
+    },
+  });
+  const t = timeout(20, { clock });
   r.onRetry((e) => log.push(`retry ${e.attempt}`));
   r.onGiveUp((e) => log.push(`give up ${e.attempts} ${e.reason}`));
   b.onStateChange((e) => log.push(`${e.from}->${e.to}`));
   t.onTimeout(() => log.push("timeout"));
-  const f = fallback((e: unknown) => `served ${(e as Error).name}`, {
+  const f = fallback((e: unknown) => {
+    if ((e as Error).message === "bad-fallback") throw new Error("fallback threw");
+    return `served ${(e as Error).name}`;
+  }, {
     on: (e) => (e as Error).message !== "not a connection error",
   });
-  f.onFallback((e) => log.push(`fallback ${e.attempt}`));
+  f.onFallback(() => log.push("fallback"));
   const h = bulkhead(1);
   return { r, b, t, f, h, log };
 }
@@ -90,7 +135,13 @@ async function drive(
     let attempt = 0;
     const settled: { value?: unknown; error?: unknown } = {};
     let done = false;
-    run((ctx) => perform(steps[attempt++ % steps.length]!, ctx)).then(
+    let result: Promise<unknown>;
+    try {
+      result = run((ctx) => perform(steps[attempt++ % steps.length]!, ctx));
+    } catch (error) {
+      throw new Error(`execute threw synchronously: ${String(error)}`);
+    }
+    result.then(
       (value) => (settled.value = value, done = true),
       (error) => (settled.error = error, done = true),
     );
@@ -105,36 +156,41 @@ async function drive(
 
 type Policies = ReturnType<typeof build>;
 
+const STEPS: Step[] = [
+  "ok",
+  "value",
+  "refused",
+  "throw",
+  "plain",
+  "hang",
+  "thenable",
+  "bad-on",
+  "bad-result",
+  "bad-count",
+  "bad-fallback",
+];
+
 /**
- * Property: over random sequences of calls, the pipeline `fused` makes of a
- * set of policies ends every call, and fires every event, as `nested` (the
- * same policies, freshly made, nested by hand through execute) does.
+ * Property: over random sequences of calls, a pipeline of a set of policies
+ * ends every call, and fires every event, as the same policies, freshly
+ * made, nested by hand through their public `execute` do.
  */
 async function sameAsNested(
   maxCalls: number,
   numRuns: number,
-  fused: (x: Policies) => Policy,
+  piped: (x: Policies) => Policy,
   nested: (x: Policies, fn: (ctx: ExecutionContext) => unknown) => Promise<unknown>,
 ): Promise<void> {
-  const step = fc.constantFrom<Step>(
-    "ok",
-    "value",
-    "refused",
-    "throw",
-    "plain",
-    "hang",
-    "thenable",
-  );
   await fc.assert(
     fc.asyncProperty(
-      fc.array(fc.array(step, { minLength: 1, maxLength: 3 }), {
+      fc.array(fc.array(fc.constantFrom(...STEPS), { minLength: 1, maxLength: 3 }), {
         minLength: 1,
         maxLength: maxCalls,
       }),
       async (calls) => {
         const c1 = new ManualClock();
         const x = build(c1);
-        const p = fused(x);
+        const p = piped(x);
         const a = await drive(c1, (fn) => p.execute(fn), calls);
         const c2 = new ManualClock();
         const y = build(c2);
@@ -168,21 +224,14 @@ function countListeners(signal: AbortSignal): { readonly live: number } {
   return counter;
 }
 
-describe("pipeline() fused", () => {
+describe("pipeline() layers", () => {
   test("pipeline(retry, circuitBreaker, timeout) ends every call as the policies nested by hand do", async () => {
     await sameAsNested(
       8,
       60,
       (x) => pipeline(x.r, x.b, x.t),
       (x, fn) =>
-        x.r.execute((c1) =>
-          // The hidden third parameter: the attempt, as pipeline() passes it.
-          (x.b.execute as Hidden)(
-            (c2) => (x.t.execute as Hidden)(fn, c2.signal, c2.attempt),
-            c1.signal,
-            c1.attempt,
-          )
-        ),
+        x.r.execute((c1) => x.b.execute((c2) => x.t.execute(fn, c2.signal), c1.signal)),
     );
   });
 
@@ -193,22 +242,19 @@ describe("pipeline() fused", () => {
       (x) => pipeline(x.f, x.r, x.b, x.t, x.h),
       (x, fn) =>
         x.f.execute((c0) =>
-          x.r.execute((c1) =>
-            (x.b.execute as Hidden)(
-              (c2) =>
-                (x.t.execute as Hidden)(
-                  (c3) => (x.h.execute as Hidden)(fn, c3.signal, c3.attempt),
-                  c2.signal,
-                  c2.attempt,
-                ),
-              c1.signal,
-              c1.attempt,
-            ), c0.signal)
+          x.r.execute(
+            (c1) =>
+              x.b.execute(
+                (c2) => x.t.execute((c3) => x.h.execute(fn, c3.signal), c2.signal),
+                c1.signal,
+              ),
+            c0.signal,
+          )
         ),
     );
   });
 
-  test("pipeline() frees a bulkhead slot however a fused call ends", async () => {
+  test("pipeline() frees a bulkhead slot however a call ends", async () => {
     const clock = new ManualClock();
     const h = bulkhead(1);
     const policy = pipeline(h, timeout(10, { clock }));
@@ -515,7 +561,7 @@ describe("pipeline() fused", () => {
     assert.equal(clock.pendingTimers, 0);
   });
 
-  test("pipeline() leaves no listener on a long-lived signal after many fused calls", async () => {
+  test("pipeline() leaves no listener on a long-lived signal after many calls", async () => {
     const clock = new ManualClock();
     const controller = new AbortController();
     const listeners = countListeners(controller.signal);

@@ -13,6 +13,7 @@
  */
 
 import type { Clock } from "../clock.ts";
+import { MAX_DELAY_MS } from "./backoff.ts";
 
 /** Something with a deadline in a {@link DeadlineQueue}. */
 export interface DeadlineEntry {
@@ -38,7 +39,7 @@ const DONE = 1;
 
 // Node clamps a delay above 2^31 - 1 ms to 1 ms; a longer deadline is reached
 // by re-arming from the timer until it is due.
-const MAX_DELAY = 2_147_483_647;
+const MAX_DELAY = MAX_DELAY_MS;
 
 // Settled entries are dropped in place once they are both this many and more
 // than the live ones, so the work is amortized O(1) per call and the array

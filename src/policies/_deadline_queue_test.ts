@@ -2,7 +2,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { type Clock, ManualClock } from "../clock.ts";
-import { type DeadlineEntry, DeadlineQueue, UNSTAMPED } from "./deadline_queue.ts";
+import { type DeadlineEntry, DeadlineQueue, UNSTAMPED } from "./_deadline_queue.ts";
 
 class Entry implements DeadlineEntry {
   deadline = UNSTAMPED;

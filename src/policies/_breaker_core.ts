@@ -1,0 +1,570 @@
+/**
+ * The circuit breaker's state machine and validated settings, written once
+ * for `execute()` and for every place in a pipeline. Internal.
+ *
+ * The breaker keeps no timer: the move from `open` to `half_open` happens
+ * when a call (or a read of `state`) finds that `halfOpenAfter` has passed.
+ *
+ * @module
+ */
+
+import type { Clock } from "../clock.ts";
+import type { AnyConnectionError } from "../errors/connection_error.ts";
+import { CONNECTION_ERROR_KINDS, type ConnectionErrorKind } from "../errors/kinds.ts";
+import { type Normalizer, normalizeError, type Recognize } from "../errors/normalize_error.ts";
+import { MAX_DELAY_MS } from "./backoff.ts";
+import { type Call, signalOf, type Sink, Strategy } from "./_engine.ts";
+import type { TripCounter, TripStrategy } from "./breaker_strategies.ts";
+import type {
+  BreakerOn,
+  CircuitBreakerOptions,
+  CircuitState,
+  HalfOpenBackoff,
+} from "./breaker_options.ts";
+import type {
+  BreakEvent,
+  HalfOpenEvent,
+  RejectedEvent,
+  ResetEvent,
+  StateChangeEvent,
+} from "./breaker_events.ts";
+import { checkSnapshot, type CircuitBreakerSnapshot } from "./breaker_snapshot.ts";
+import { refusal } from "./broken_circuit_error.ts";
+import { Emitter } from "./events.ts";
+import { cancelledBy } from "./_outgoing.ts";
+import type { ExecutionContext } from "./types.ts";
+import {
+  clock as checkClock,
+  duration,
+  normalizer,
+  optionsObject,
+  positiveInteger,
+  rangeError,
+  typeError,
+} from "./_validate.ts";
+
+/** Internal: what a keyed breaker hears from the breakers it owns. */
+export interface BreakerParent {
+  /** A breaker it owns changed state. */
+  changed(key: string, from: CircuitState, to: CircuitState): void;
+}
+
+const DEFAULT_KINDS: ReadonlySet<string> = new Set(
+  CONNECTION_ERROR_KINDS.filter((k) => k !== "cancelled" && k !== "unknown"),
+);
+
+/** Validated options, read once: shared by every breaker of a keyed breaker. */
+export class BreakerSettings {
+  readonly trip: TripStrategy;
+  readonly halfOpenAfter: number | ((openings: number) => number) | HalfOpenBackoff;
+  readonly kinds: ReadonlySet<string> | undefined;
+  readonly predicate: ((error: unknown, normalized: AnyConnectionError) => boolean) | undefined;
+  readonly maxProbes: number;
+  readonly successes: number;
+  readonly probeTimeout: number;
+  readonly clock: Clock;
+  readonly recognize: Recognize;
+  readonly normalize: Normalizer;
+
+  constructor(options: unknown, api = "circuitBreaker") {
+    if (options === undefined) typeError(api, "options", "an object", options);
+    const o = optionsObject<CircuitBreakerOptions>(api, options);
+    const trip = o.trip;
+    const halfOpenAfter = o.halfOpenAfter;
+    const on = o.on;
+    const maxProbes = o.halfOpenMaxProbes;
+    const successes = o.halfOpenSuccesses;
+    const probeTimeout = o.probeTimeout;
+    const clock = o.clock;
+    const normalize = o.normalize;
+    if (
+      typeof trip !== "object" || trip === null ||
+      typeof (trip as TripStrategy).create !== "function"
+    ) {
+      typeError(api, "trip", "a trip strategy such as consecutiveFailures(5)", trip);
+    }
+    this.trip = trip;
+    if (typeof halfOpenAfter === "function") {
+      this.halfOpenAfter = halfOpenAfter;
+    } else if (
+      typeof halfOpenAfter === "object" && halfOpenAfter !== null &&
+      typeof (halfOpenAfter as HalfOpenBackoff).delay === "function"
+    ) {
+      this.halfOpenAfter = halfOpenAfter;
+    } else if (typeof halfOpenAfter === "number" || halfOpenAfter === undefined) {
+      this.halfOpenAfter = Math.min(duration(api, "halfOpenAfter", halfOpenAfter), MAX_DELAY_MS);
+    } else {
+      typeError(
+        api,
+        "halfOpenAfter",
+        "a finite non-negative number of milliseconds, a function or a backoff",
+        halfOpenAfter,
+      );
+    }
+    if (on === undefined) {
+      this.kinds = DEFAULT_KINDS;
+      this.predicate = undefined;
+    } else if (typeof on === "function") {
+      this.kinds = undefined;
+      this.predicate = on;
+    } else if (Array.isArray(on)) {
+      const kinds = new Set<string>();
+      for (const kind of on as unknown[]) {
+        if (typeof kind !== "string") typeError(api, "on", "a list of connection error kinds", on);
+        if (!CONNECTION_ERROR_KINDS.includes(kind as ConnectionErrorKind)) {
+          rangeError(api, "on", "a list of connection error kinds", on);
+        }
+        kinds.add(kind);
+      }
+      if (kinds.size === 0) rangeError(api, "on", "a non-empty list of connection error kinds", on);
+      this.kinds = kinds;
+      this.predicate = undefined;
+    } else {
+      typeError(api, "on", "a list of connection error kinds or a function", on);
+    }
+    this.maxProbes = maxProbes === undefined
+      ? 1
+      : positiveInteger(api, "halfOpenMaxProbes", maxProbes);
+    this.successes = successes === undefined
+      ? 1
+      : positiveInteger(api, "halfOpenSuccesses", successes);
+    this.probeTimeout = probeTimeout === undefined
+      ? 60_000
+      : duration(api, "probeTimeout", probeTimeout, true);
+    this.clock = checkClock(api, clock);
+    this.recognize = normalizer(api, normalize);
+    this.normalize = normalize ?? normalizeError;
+    Object.freeze(this);
+  }
+}
+
+const CLOSED = 0;
+const OPEN = 1;
+const HALF_OPEN = 2;
+const ISOLATED = 3;
+type S = 0 | 1 | 2 | 3;
+export const NAMES: readonly CircuitState[] = ["closed", "open", "half_open", "isolated"];
+
+/** The state of one spell of trouble: from the first opening (or isolation) until it closes. */
+class Episode {
+  /** When it last opened, on the clock; -1 when it has not (isolated from closed). */
+  openedAt = -1;
+  /** The wait of the current opening. */
+  delay = 0;
+  /** Openings since it was last closed. */
+  openings = 0;
+  /** Probes holding a slot. */
+  probes = 0;
+  /** Successful probes in this half-open state. */
+  probeSuccesses = 0;
+  /** When the latest probe started. */
+  lastProbeAt = 0;
+  /** Isolation handles not yet disposed. */
+  isolations = 0;
+}
+
+const IDLE: Readonly<Episode> = Object.freeze(new Episode());
+
+/** Listeners, made on the first subscription so that a breaker without any stays small. */
+class BreakerEvents {
+  readonly stateChange: Emitter<StateChangeEvent> = new Emitter();
+  readonly break: Emitter<BreakEvent> = new Emitter();
+  readonly halfOpen: Emitter<HalfOpenEvent> = new Emitter();
+  readonly reset: Emitter<ResetEvent> = new Emitter();
+  readonly rejected: Emitter<RejectedEvent> = new Emitter();
+}
+
+/**
+ * The state machine of one circuit breaker: its semantics, written once.
+ * {@link CircuitBreaker} is its public face. Internal.
+ */
+export class BreakerCore extends Strategy {
+  readonly settings: BreakerSettings;
+  readonly counter: TripCounter;
+  s: S = CLOSED;
+  /** Bumped by every change of state: a call started in another state is not recorded. */
+  epoch = 0;
+  /** Everything about the current trouble; none while closed, so a closed breaker stays small. */
+  ep: Episode | undefined = undefined;
+  events: BreakerEvents | undefined = undefined;
+  readonly parent: BreakerParent | undefined;
+  readonly key: string | undefined;
+
+  constructor(
+    owner: object,
+    settings: BreakerSettings,
+    parent: BreakerParent | undefined,
+    key: string | undefined,
+  ) {
+    super(owner, "circuitBreaker");
+    this.settings = settings;
+    this.parent = parent;
+    this.key = key;
+    this.counter = settings.trip.create(settings.clock);
+  }
+
+  /** The state now (an `open` breaker whose wait is over reads `half_open`). */
+  state(): CircuitState {
+    if (this.s === OPEN || this.s === HALF_OPEN) this.tick(this.settings.clock.now());
+    return NAMES[this.s]!;
+  }
+
+  listeners(): BreakerEvents {
+    return this.events ??= new BreakerEvents();
+  }
+
+  run(call: Call, index: number, ctx: ExecutionContext, sink: Sink): void {
+    if (this.s === CLOSED) {
+      call.next(index + 1, ctx, new BreakerCall(this, this.epoch, sink));
+      return;
+    }
+    const now = this.settings.clock.now();
+    this.tick(now);
+    const state = this.s as S;
+    if (state === CLOSED) {
+      call.next(index + 1, ctx, new BreakerCall(this, this.epoch, sink));
+      return;
+    }
+    if (state === HALF_OPEN && this.ep!.probes < this.settings.maxProbes) {
+      this.ep!.probes++;
+      this.ep!.lastProbeAt = now;
+      const probe = new ProbeCall(this, this.epoch, signalOf(ctx), sink);
+      call.next(index + 1, ctx, probe);
+      probe.listen();
+      return;
+    }
+    const error = refusal(
+      state === OPEN ? "open" : state === HALF_OPEN ? "half_open" : "isolated",
+      state === OPEN ? Math.max(0, this.ep!.openedAt + this.ep!.delay - now) : undefined,
+      this.key,
+    );
+    if (this.events?.rejected.has) this.events.rejected.emit({ error });
+    sink.fail(error);
+  }
+
+  /** Counts a success, unless the breaker has moved on since the call started. */
+  succeeded(epoch: number): void {
+    if (epoch === this.epoch) this.counter.success();
+  }
+
+  /** Counts a failure (when it counts, and the breaker has not moved on); returns what to throw. */
+  failed(error: unknown, epoch: number): unknown {
+    const ce = this.settings.recognize(error);
+    if (epoch === this.epoch && this.counts(error, ce) && this.counter.failure()) {
+      this.open(this.settings.clock.now(), "tripped", ce ?? error);
+    }
+    return ce ?? error;
+  }
+
+  probeSucceeded(): void {
+    if (++this.ep!.probeSuccesses >= this.settings.successes) this.close("probes_succeeded");
+  }
+
+  counts(error: unknown, ce: AnyConnectionError | undefined): boolean {
+    const s = this.settings;
+    if (s.kinds !== undefined) return ce !== undefined && s.kinds.has(ce.kind);
+    try {
+      return s.predicate!(error, ce ?? s.normalize(error)) === true;
+    } catch {
+      // A predicate that throws must not replace the caller's error: not counted.
+      return false;
+    }
+  }
+
+  /** The lazy, timer-free moves that time makes. */
+  tick(now: number): void {
+    const s = this.settings;
+    if (
+      this.s === HALF_OPEN && this.ep!.probes >= s.maxProbes &&
+      now - this.ep!.lastProbeAt >= s.probeTimeout
+    ) {
+      this.open(now, "probe_timed_out", undefined);
+    }
+    if (this.s === OPEN && now >= this.ep!.openedAt + this.ep!.delay) {
+      this.epoch++;
+      this.ep!.probes = 0;
+      this.ep!.probeSuccesses = 0;
+      this.s = HALF_OPEN;
+      this.changed(OPEN, HALF_OPEN);
+      if (this.events?.halfOpen.has) this.events.halfOpen.emit({ openings: this.ep!.openings });
+    }
+  }
+
+  open(now: number, reason: BreakEvent["reason"], error: unknown): void {
+    const from = this.s;
+    this.ep ??= new Episode();
+    this.epoch++;
+    // The counts led here; the next closed period starts from nothing.
+    this.counter.reset();
+    this.ep.openings++;
+    this.ep!.delay = this.halfOpenDelay();
+    this.ep!.openedAt = now;
+    this.ep!.probes = 0;
+    this.ep!.probeSuccesses = 0;
+    this.s = OPEN;
+    this.changed(from, OPEN);
+    if (this.events?.break.has) {
+      this.events.break.emit({ state: "open", reason, error, retryAfterMs: this.ep!.delay });
+    }
+  }
+
+  halfOpenDelay(): number {
+    const h = this.settings.halfOpenAfter;
+    if (typeof h === "number") return h;
+    let d: unknown;
+    try {
+      d = typeof h === "function"
+        ? h(this.ep!.openings)
+        : h.delay(this.ep!.openings, this.ep!.delay, Math.random);
+    } catch {
+      d = 0;
+    }
+    return typeof d === "number" && d > 0 ? (d < MAX_DELAY_MS ? d : MAX_DELAY_MS) : 0;
+  }
+
+  close(reason: ResetEvent["reason"]): void {
+    const from = this.s;
+    this.epoch++;
+    this.counter.reset();
+    this.ep = undefined;
+    if (from === CLOSED) return;
+    this.s = CLOSED;
+    this.changed(from, CLOSED);
+    if (this.events?.reset.has) this.events.reset.emit({ reason });
+  }
+
+  changed(from: S, to: S): void {
+    if (this.events?.stateChange.has) {
+      this.events.stateChange.emit({ from: NAMES[from]!, to: NAMES[to]! });
+    }
+    this.parent?.changed(this.key!, NAMES[from]!, NAMES[to]!);
+  }
+
+  /**
+   * Opens the breaker by hand: every call is refused until {@link reset}, or
+   * until every handle this returns has been disposed.
+   *
+   * @example
+   * ```ts
+   * import { circuitBreaker, consecutiveFailures } from "@faultline/faultline";
+   *
+   * const breaker = circuitBreaker({ trip: consecutiveFailures(5), halfOpenAfter: 1_000 });
+   * {
+   *   using _maintenance = breaker.isolate();
+   *   console.log(breaker.state); // "isolated"
+   * }
+   * console.log(breaker.state); // "closed"
+   * ```
+   */
+  isolate(): Disposable & { dispose(): void } {
+    const ep = this.ep ??= new Episode();
+    ep.isolations++;
+    if (this.s !== ISOLATED) {
+      const from = this.s;
+      this.epoch++;
+      this.ep!.probes = 0;
+      this.s = ISOLATED;
+      this.changed(from, ISOLATED);
+      if (this.events?.break.has) {
+        this.events.break.emit({
+          state: "isolated",
+          reason: "isolated",
+          error: undefined,
+          retryAfterMs: undefined,
+        });
+      }
+    }
+    const epoch = this.epoch;
+    let disposed = false;
+    const dispose = () => {
+      // A handle from before a reset() must not end a later isolation.
+      if (disposed || epoch !== this.epoch) return;
+      disposed = true;
+      if (--this.ep!.isolations === 0) this.close("reset");
+    };
+    return { dispose, [Symbol.dispose]: dispose };
+  }
+
+  /** Closes the breaker, whatever its state, and forgets every count. */
+  reset(): void {
+    this.close("reset");
+  }
+
+  /**
+   * A plain, JSON-safe snapshot of the state and counts; give it to
+   * {@link restore} (in this process or another) to carry on from it.
+   */
+  snapshot(): CircuitBreakerSnapshot {
+    if (this.s === OPEN || this.s === HALF_OPEN) this.tick(this.settings.clock.now());
+    const ep = this.ep ?? IDLE;
+    return {
+      version: 1,
+      state: NAMES[this.s]!,
+      openedAt: ep.openedAt < 0 ? null : ep.openedAt,
+      halfOpenAfterMs: ep.delay,
+      openings: ep.openings,
+      probeSuccesses: ep.probeSuccesses,
+      trip: this.counter.toJSON(),
+    };
+  }
+
+  /**
+   * Takes the state and counts of a {@link toJSON} snapshot. A snapshot of
+   * the wrong shape (or from a breaker with another strategy or window) is
+   * refused with a `TypeError` or `RangeError`, and nothing changes. Calls in
+   * flight when it is restored are not counted. Probes in flight are not part
+   * of a snapshot; an isolated snapshot stays isolated until `reset()`.
+   *
+   * @example
+   * ```ts
+   * import { circuitBreaker, consecutiveFailures } from "@faultline/faultline";
+   *
+   * const options = { trip: consecutiveFailures(3), halfOpenAfter: 1_000 };
+   * const saved = JSON.stringify(circuitBreaker(options).toJSON());
+   * const breaker = circuitBreaker(options);
+   * breaker.restore(JSON.parse(saved));
+   * ```
+   */
+  restore(snapshot: CircuitBreakerSnapshot): void {
+    const s = checkSnapshot(snapshot, this.settings.successes);
+    // The counter validates its part before it changes anything; nothing below throws.
+    this.counter.restore(s.trip);
+    const from = this.s;
+    const to = NAMES.indexOf(s.state) as S;
+    this.epoch++;
+    this.s = to;
+    this.ep = to === CLOSED ? undefined : new Episode();
+    // A closed breaker keeps no episode: the snapshot's other fields matter only when not closed.
+    if (this.ep !== undefined) this.fill(this.ep, s, to);
+    if (from !== to) this.changed(from, to);
+  }
+
+  fill(ep: Episode, s: CircuitBreakerSnapshot, to: S): void {
+    ep.openedAt = s.openedAt === null ? -1 : s.openedAt;
+    ep.delay = s.halfOpenAfterMs;
+    ep.openings = s.openings;
+    ep.probeSuccesses = to === HALF_OPEN ? s.probeSuccesses : 0;
+    ep.isolations = to === ISOLATED ? 1 : 0;
+  }
+}
+
+
+/** A closed breaker's call: counts how the layers inside it ended. */
+class BreakerCall implements Sink {
+  readonly #core: BreakerCore;
+  readonly #epoch: number;
+  readonly #sink: Sink;
+
+  constructor(core: BreakerCore, epoch: number, sink: Sink) {
+    this.#core = core;
+    this.#epoch = epoch;
+    this.#sink = sink;
+  }
+
+  ok(value: unknown): void {
+    try {
+      this.#core.succeeded(this.#epoch);
+    } catch (error) {
+      this.#sink.fail(error); // a custom TripCounter that throws rejects the call with it
+      return;
+    }
+    this.#sink.ok(value);
+  }
+
+  fail(error: unknown): void {
+    let out: unknown;
+    try {
+      out = this.#core.failed(error, this.#epoch);
+    } catch (thrown) {
+      out = thrown; // a TripCounter that throws rejects the call with it
+    }
+    this.#sink.fail(out);
+  }
+}
+
+/**
+ * A probe holds one slot until it settles or its caller aborts: an abort
+ * frees the slot at once, so a probe whose operation ignores the signal
+ * cannot keep the breaker half-open. It is its own abort listener.
+ */
+class ProbeCall implements Sink {
+  readonly #core: BreakerCore;
+  readonly #epoch: number;
+  readonly #signal: AbortSignal | undefined;
+  readonly #sink: Sink;
+  #held = true;
+  #done = false;
+  #listening = false;
+
+  constructor(core: BreakerCore, epoch: number, signal: AbortSignal | undefined, sink: Sink) {
+    this.#core = core;
+    this.#epoch = epoch;
+    this.#signal = signal;
+    this.#sink = sink;
+  }
+
+  /** Listens for the caller's abort, once the layers inside have started. */
+  listen(): void {
+    const signal = this.#signal;
+    if (this.#done || signal === undefined) return;
+    if (signal.aborted) {
+      this.handleEvent();
+      return;
+    }
+    signal.addEventListener("abort", this);
+    this.#listening = true;
+  }
+
+  /** Frees the slot; true when this probe still counts (the breaker has not moved on). */
+  #release(): boolean {
+    if (!this.#held) return false;
+    this.#held = false;
+    if (this.#epoch !== this.#core.epoch) return false;
+    this.#core.ep!.probes--;
+    return true;
+  }
+
+  /** Settles once: the first of the outcome and the caller's abort wins. */
+  #end(): boolean {
+    if (this.#done) return false;
+    this.#done = true;
+    if (this.#listening) {
+      this.#listening = false;
+      this.#signal!.removeEventListener("abort", this);
+    }
+    return true;
+  }
+
+  handleEvent(): void {
+    if (!this.#end()) return;
+    this.#release();
+    this.#sink.fail(cancelledBy(this.#signal!));
+  }
+
+  ok(value: unknown): void {
+    if (!this.#end()) return;
+    try {
+      if (this.#release()) this.#core.probeSucceeded();
+    } catch (error) {
+      this.#sink.fail(error);
+      return;
+    }
+    this.#sink.ok(value);
+  }
+
+  fail(error: unknown): void {
+    if (!this.#end()) return;
+    const core = this.#core;
+    let out: unknown = error;
+    try {
+      const ce = core.settings.recognize(error);
+      out = ce ?? error;
+      if (this.#release() && core.counts(error, ce)) {
+        core.open(core.settings.clock.now(), "probe_failed", out);
+      }
+    } catch (thrown) {
+      out = thrown;
+    }
+    this.#sink.fail(out);
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * The one way faultline's policies run, alone or in a {@link pipeline}.
+ * Internal: not exported from the package.
+ *
+ * Each policy's semantics live in one {@link Strategy}: its `run` is given
+ * the context of the layer outside it and a {@link Sink} to report to, runs
+ * everything inside it through {@link Call.next}, and learns how that ended
+ * by a plain method call on its own sink: an outcome, not a rethrown error
+ * (Polly v8's `ExecuteCore` over `Outcome<T>`). `policy.execute(fn)` is that
+ * run as a one-layer pipeline; `pipeline()` chains the runs. So the
+ * operation's promise gets one reaction and the call makes one promise,
+ * however many layers there are, and nothing between the layers can throw
+ * past them.
+ *
+ * A layer that is not one of faultline's own policies (a third-party
+ * `Policy`, a subclass, an instance whose `execute` was replaced) runs
+ * through its `execute`, with the layers inside it as its operation.
+ *
+ * @module
+ */
+
+import { cancelledBy } from "./_outgoing.ts";
+import { Context } from "./_context.ts";
+import type { ExecutionContext, Policy } from "./types.ts";
+import { show } from "./_validate.ts";
+
+/**
+ * Where a layer hears how the layers inside it ended: exactly one of the
+ * two, once, possibly before `run` returns.
+ */
+export interface Sink {
+  ok(value: unknown): void;
+  fail(error: unknown): void;
+}
+
+/** The key under which a policy keeps its {@link Strategy}. */
+export const STRATEGY: unique symbol = Symbol("faultline.strategy");
+
+/** One policy's semantics, written once. */
+export abstract class Strategy {
+  /**
+   * The prototype of the public class that owns this strategy: an instance
+   * of a subclass (which may override `execute`) runs through `execute`.
+   */
+  readonly owner: object;
+  /** This strategy as a pipeline of one: what the policy's `execute` runs. */
+  readonly solo: Plan;
+
+  constructor(owner: object, name: string) {
+    this.owner = owner;
+    this.solo = new Plan([this], [this], name);
+  }
+
+  /**
+   * Runs this layer of `call`: what is inside it runs through
+   * `call.next(index + 1, ctx, sink)`. `ctx` is what the layer outside gave.
+   * Reports to `sink` exactly once. Must not throw: anything a user's
+   * callback throws is reported to `sink` instead.
+   */
+  abstract run(call: Call, index: number, ctx: ExecutionContext, sink: Sink): void;
+}
+
+/** What carries a strategy: every faultline policy. */
+interface Carrier {
+  readonly [STRATEGY]?: unknown;
+}
+
+/**
+ * The strategy of `policy` when it can run fused: one of faultline's own
+ * classes, not a subclass, with its class's own `execute`.
+ */
+export function strategyOf(policy: object): Strategy | undefined {
+  try {
+    const s = (policy as Carrier)[STRATEGY];
+    if (!(s instanceof Strategy)) return undefined;
+    if (Object.getPrototypeOf(policy) !== s.owner || Object.hasOwn(policy, "execute")) {
+      return undefined;
+    }
+    return s;
+  } catch {
+    return undefined; // a Proxy whose trap throws runs through its execute
+  }
+}
+
+/** The layers of a pipeline, each with its strategy or `undefined` (run through `execute`). */
+export class Plan {
+  readonly layers: readonly object[];
+  readonly strategies: readonly (Strategy | undefined)[];
+  /** The API named in a bad-argument error: "retry", "pipeline". */
+  readonly name: string;
+
+  constructor(layers: readonly object[], strategies: readonly (Strategy | undefined)[], name: string) {
+    this.layers = layers;
+    this.strategies = strategies;
+    this.name = name;
+  }
+}
+
+/** The `execute` of every faultline policy: its strategy, run as a pipeline of one. */
+export function executeSolo<T>(policy: object, fn: unknown, signal: unknown): Promise<T> {
+  let plan: Plan;
+  try {
+    plan = ((policy as Carrier)[STRATEGY] as Strategy).solo;
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return runPlan<T>(plan, fn, signal);
+}
+
+type Operation = (ctx: ExecutionContext) => unknown;
+
+let capturing: Call | undefined;
+// One executor for every call (no closure each time): it hands the call's
+// promise's resolve and reject to the call being started.
+function capture(resolve: (value: never) => void, reject: (error: unknown) => void): void {
+  capturing!.resolve = resolve as (value: unknown) => void;
+  capturing!.reject = reject;
+}
+
+/**
+ * Runs `fn` through every layer of `plan`. Never throws: a bad argument or
+ * an already-aborted signal rejects.
+ */
+export function runPlan<T>(plan: Plan, fn: unknown, signal: unknown): Promise<T> {
+  if (typeof fn !== "function") {
+    return Promise.reject(
+      new TypeError(
+        `Cannot execute ${plan.name} as 'fn' must be a function: current value is ${show(fn)}`,
+      ),
+    );
+  }
+  const s = signal as AbortSignal | undefined;
+  if (s !== undefined && s !== null && s.aborted === true) return Promise.reject(cancelledBy(s));
+  const call = new Call(plan, fn as Operation);
+  capturing = call;
+  const promise = new Promise<T>(capture);
+  capturing = undefined;
+  call.next(0, new Context(s ?? undefined, 1), call);
+  return promise;
+}
+
+/**
+ * The signal that cancels a layer's call, without making one: a
+ * {@link Context} made from no signal has none.
+ */
+export function signalOf(ctx: ExecutionContext): AbortSignal | undefined {
+  return ctx instanceof Context ? ctx.given : ctx.signal;
+}
+
+/** One call of a plan: runs its layers in turn, and settles its promise as the outermost sink. */
+export class Call implements Sink {
+  readonly #plan: Plan;
+  readonly #fn: Operation;
+  resolve: ((value: unknown) => void) | undefined = undefined;
+  reject: ((error: unknown) => void) | undefined = undefined;
+
+  constructor(plan: Plan, fn: Operation) {
+    this.#plan = plan;
+    this.#fn = fn;
+  }
+
+  ok(value: unknown): void {
+    this.resolve!(value);
+  }
+
+  fail(error: unknown): void {
+    this.reject!(error);
+  }
+
+  /** Runs the layer at `index` (the operation, past the last) with `ctx`, reporting to `sink`. */
+  next(index: number, ctx: ExecutionContext, sink: Sink): void {
+    const plan = this.#plan;
+    if (index === plan.layers.length) {
+      runOperation(this.#fn, ctx, sink);
+      return;
+    }
+    const strategy = plan.strategies[index];
+    if (strategy !== undefined) {
+      try {
+        strategy.run(this, index, ctx, sink);
+      } catch (error) {
+        sink.fail(error); // a strategy does not throw: this is the last guard
+      }
+      return;
+    }
+    const layer = plan.layers[index] as Policy;
+    const inner: Operation = index + 1 === plan.layers.length
+      ? this.#fn
+      : (c) => new Promise((ok, fail) => this.next(index + 1, c, { ok, fail }));
+    let result: unknown;
+    try {
+      result = layer.execute(inner, signalOf(ctx));
+    } catch (error) {
+      sink.fail(error);
+      return;
+    }
+    settle(result, sink);
+  }
+}
+
+/** Runs the operation itself and reports how it ends. */
+function runOperation(fn: Operation, ctx: ExecutionContext, sink: Sink): void {
+  let value: unknown;
+  try {
+    value = fn(ctx);
+  } catch (error) {
+    sink.fail(error);
+    return;
+  }
+  settle(value, sink);
+}
+
+/** Reports a value, or how a thenable ends (once, however often it calls back). */
+export function settle(value: unknown, sink: Sink): void {
+  if (value !== null && (typeof value === "object" || typeof value === "function")) {
+    try {
+      Promise.resolve(value).then((v) => sink.ok(v), (e) => sink.fail(e));
+    } catch (error) {
+      sink.fail(error); // a promise whose `constructor` getter throws
+    }
+  } else {
+    sink.ok(value);
+  }
+}
