@@ -45,8 +45,13 @@ export { VERSION } from "./src/version.ts";
 export { type Clock, ManualClock, realClock } from "./src/clock.ts";
 export type { ExecutionContext, Policy } from "./src/policies/types.ts";
 export type { Event, Subscription } from "./src/policies/events.ts";
-export { connect } from "./src/connect.ts";
-export type { Connection, ConnectOptions, NetAddress, TlsOptions } from "./src/connection.ts";
+export { connect } from "./src/connect/connect.ts";
+export type {
+  Connection,
+  ConnectOptions,
+  NetAddress,
+  TlsOptions,
+} from "./src/connect/connection.ts";
 export {
   type Backoff,
   type BackoffJitter,
@@ -100,6 +105,7 @@ export type {
   CircuitBreakerOptions,
   CircuitState,
   HalfOpenBackoff,
+  SlowCallOptions,
 } from "./src/policies/breaker_options.ts";
 export type {
   BreakEvent,
@@ -110,16 +116,16 @@ export type {
 } from "./src/policies/breaker_events.ts";
 export type { CircuitBreakerSnapshot } from "./src/policies/breaker_snapshot.ts";
 export { BrokenCircuitError } from "./src/policies/broken_circuit_error.ts";
+export type { TripCounter, TripSnapshot, TripStrategy } from "./src/policies/trip/types.ts";
 export {
   ConsecutiveFailures,
   consecutiveFailures,
+} from "./src/policies/trip/consecutive_failures.ts";
+export {
   FailureRate,
   failureRate,
   type FailureRateOptions,
-  type TripCounter,
-  type TripSnapshot,
-  type TripStrategy,
-} from "./src/policies/breaker_strategies.ts";
+} from "./src/policies/trip/failure_rate.ts";
 export {
   type EvictEvent,
   KeyedCircuitBreaker,
@@ -127,3 +133,54 @@ export {
   type KeyedCircuitBreakerOptions,
   type KeyedStateChangeEvent,
 } from "./src/policies/keyed_breaker.ts";
+export {
+  chaos,
+  type ChaosFault,
+  type ChaosFaultEvent,
+  type ChaosLatencyEvent,
+  type ChaosOptions,
+  ChaosPolicy,
+} from "./src/policies/chaos.ts";
+export {
+  rateLimit,
+  RateLimitedError,
+  type RateLimitedEvent,
+  type RateLimitOptions,
+  RateLimitPolicy,
+} from "./src/policies/rate_limit.ts";
+export type {
+  FleetBreakerReply,
+  FleetBreakerRequest,
+  FleetBreakerState,
+  FleetBudgetReply,
+  FleetBudgetRequest,
+  FleetErrorEvent,
+  FleetOptions,
+  FleetRateReply,
+  FleetRateRequest,
+  FleetStore,
+} from "./src/fleet/store.ts";
+export { SlidingRetryBudget } from "./src/policies/retry_budget.ts";
+export {
+  hedge,
+  type HedgeEvent,
+  type HedgeOn,
+  type HedgeOptions,
+  type HedgePercentileDelay,
+  HedgePolicy,
+} from "./src/policies/hedge.ts";
+export {
+  type AdaptiveAlgorithm,
+  adaptiveConcurrency,
+  type AdaptiveConcurrencyOptions,
+  AdaptiveConcurrencyPolicy,
+  type LimitChangeEvent,
+} from "./src/policies/adaptive_concurrency.ts";
+export {
+  adaptiveThrottle,
+  type AdaptiveThrottleOptions,
+  AdaptiveThrottlePolicy,
+  ThrottledError,
+  type ThrottledEvent,
+  type ThrottleOn,
+} from "./src/policies/adaptive_throttle.ts";

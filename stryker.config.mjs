@@ -1,5 +1,7 @@
-// Stryker on src/errors and src/policies: `npm run mutation` (scripts/mutation.mjs,
-// which puts Node 24 first on PATH: the tap runner spawns plain `node`).
+// Stryker on src/errors and src/policies, subfolders included (src/errors/clients,
+// src/policies/trip): `npm run mutation` (scripts/mutation.mjs, which puts
+// Node 24 first on PATH: the tap runner spawns plain `node`). The tests are each
+// module's sibling `*_test.ts` files, at any depth, and tests/options_safety_test.ts.
 // MUTATION_SCOPE=errors|policies|all (default all) picks what is mutated and
 // which test files run; MUTATION_FILES=a.ts,b.ts narrows the mutated files.
 const scope = process.env.MUTATION_SCOPE ?? "all";
@@ -16,7 +18,7 @@ export default {
   mutate: files ?? [...dirs.map((d) => `src/${d}/**/*.ts`), "!src/**/*_test.ts"],
   tap: {
     testFiles: [
-      ...dirs.map((d) => `src/${d}/*_test.ts`),
+      ...dirs.map((d) => `src/${d}/**/*_test.ts`),
       ...(dirs.includes("policies") ? ["tests/options_safety_test.ts"] : []),
     ],
     nodeArgs: ["--no-warnings", "--test-reporter=tap", "-r", "{{hookFile}}", "{{testFile}}"],

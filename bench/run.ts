@@ -23,10 +23,13 @@
  */
 
 import {
+  adaptiveConcurrency,
+  adaptiveThrottle,
   circuitBreaker,
   type Clock,
   consecutiveFailures,
   constantBackoff,
+  hedge,
   pipeline,
   realClock,
   retry,
@@ -43,7 +46,11 @@ import {
   wrap,
 } from "cockatiel";
 import CircuitBreaker from "opossum";
+import { createNoopMeter, trace } from "@opentelemetry/api";
+import { instrument } from "../src/otel/mod.ts";
 import pRetry from "p-retry";
+import { rateLimit } from "../src/policies/rate_limit.ts";
+import { MemoryFleetStore } from "../tests/support/fleet_memory_store.ts";
 
 // ---------------------------------------------------------------- the host
 
@@ -295,6 +302,20 @@ const flPipeline = pipeline(
   circuitBreaker(flBreakerOptions()),
   timeout(1000),
 );
+// The same pipeline under instrument(): with the no-op meter (and tracer) that
+// OpenTelemetry's API gives when no SDK is registered, the cost of the layers alone.
+const flPipelineOf = () =>
+  pipeline(
+    retry({ maxAttempts: 3, backoff: constantBackoff(0) }),
+    circuitBreaker(flBreakerOptions()),
+    timeout(1000),
+  );
+const flMetered = instrument(flPipelineOf(), { name: "bench", meter: createNoopMeter() });
+const flTraced = instrument(flPipelineOf(), {
+  name: "bench",
+  meter: createNoopMeter(),
+  tracer: trace.getTracer("bench"),
+});
 const ckWrap = wrap(
   cockatielRetry(handleAll, { maxAttempts: 2, backoff: new ConstantBackoff(0) }),
   ckBreaker(),
@@ -303,8 +324,33 @@ const ckWrap = wrap(
 const opBreaker = new CircuitBreaker(op, { timeout: 1000 });
 const opossumAll: CircuitBreaker[] = [opBreaker];
 
+const id = (v: number) => v;
+
+// Latency-aware policies on the success path: a hedge whose delay never comes
+// (the call settles in microtasks: no timer), a limit and a throttle with room.
+const flHedge = hedge({ delay: 1000 });
+const flAdaptive = adaptiveConcurrency();
+const flThrottle = adaptiveThrottle();
+const flHedgeTimeout = pipeline(hedge({ delay: 1000 }), timeout(1000));
+
+// The fleet (issue 13) on the success path: the same breaker and a rate limit
+// with `fleet`, on a store in this process (no I/O: the success path never
+// waits on the store anyway; bench/fleet.ts measures it against Redis).
+const flFleetStore = new MemoryFleetStore(realClock);
+const flFleet = { store: flFleetStore, key: "bench", syncMs: 100 };
+const flBreakerFleet = circuitBreaker({ ...flBreakerOptions(), fleet: flFleet });
+const flRate = rateLimit({ limit: 1e9, windowMs: 1_000 });
+const flRateFleet = rateLimit({ limit: 1e9, windowMs: 1_000, fleet: flFleet });
+
 const successCases: Case[] = [
   { id: "bare", label: "bare `await op()`", run: op, expect: "resolve" },
+  {
+    // The least any wrapper that sees the outcome can cost: one reaction on the operation's promise.
+    id: "floor",
+    label: "floor `await op().then(id)`",
+    run: () => op().then(id),
+    expect: "resolve",
+  },
   {
     id: "fl_retry",
     label: "faultline retry",
@@ -330,6 +376,24 @@ const successCases: Case[] = [
     expect: "resolve",
   },
   {
+    id: "fl_breaker_fleet",
+    label: "faultline circuitBreaker alone, with `fleet` (store in process)",
+    run: () => flBreakerFleet.execute(op),
+    expect: "resolve",
+  },
+  {
+    id: "fl_rate",
+    label: "faultline rateLimit alone",
+    run: () => flRate.execute(op),
+    expect: "resolve",
+  },
+  {
+    id: "fl_rate_fleet",
+    label: "faultline rateLimit alone, with `fleet` (store in process)",
+    run: () => flRateFleet.execute(op),
+    expect: "resolve",
+  },
+  {
     id: "fl_timeout",
     label: "faultline timeout(1000) alone",
     run: () => flTimeout.execute(op),
@@ -339,6 +403,42 @@ const successCases: Case[] = [
     id: "fl_pipeline",
     label: "faultline `pipeline(retry, circuitBreaker, timeout(1000))`",
     run: () => flPipeline.execute(op),
+    expect: "resolve",
+  },
+  {
+    id: "fl_pipeline_metered",
+    label: "faultline the same pipeline, `instrument()`ed with a no-op meter",
+    run: () => flMetered.execute(op),
+    expect: "resolve",
+  },
+  {
+    id: "fl_pipeline_traced",
+    label: "faultline the same pipeline, `instrument()`ed with a no-op meter and tracer",
+    run: () => flTraced.execute(op),
+    expect: "resolve",
+  },
+  {
+    id: "fl_hedge",
+    label: "faultline hedge({ delay: 1000 }) alone",
+    run: () => flHedge.execute(op),
+    expect: "resolve",
+  },
+  {
+    id: "fl_adaptive",
+    label: "faultline adaptiveConcurrency() alone",
+    run: () => flAdaptive.execute(op),
+    expect: "resolve",
+  },
+  {
+    id: "fl_throttle",
+    label: "faultline adaptiveThrottle() alone",
+    run: () => flThrottle.execute(op),
+    expect: "resolve",
+  },
+  {
+    id: "fl_hedge_timeout",
+    label: "faultline `pipeline(hedge({ delay: 1000 }), timeout(1000))`",
+    run: () => flHedgeTimeout.execute(op),
     expect: "resolve",
   },
   {
@@ -739,8 +839,12 @@ async function main(): Promise<void> {
   // The figures the targets of issue 3 are about.
   const get = (rows: Timed[], id: string) => rows.find((r) => r.id === id)!;
   const bare = get(success, "bare").median;
+  const floor = get(success, "floor").median;
   const targets = {
     pipelineOverBare: get(success, "fl_pipeline").median / bare,
+    pipelineOverFloor: get(success, "fl_pipeline").median / floor,
+    twoRetriesOverPRetry: get(twoRetries, "fl_2retries").median /
+      get(twoRetries, "p_2retries").median,
     zeroBackoffTimersPerCall: get(twoRetries, "fl_2retries").timersPerCall,
     openOverCockatiel: get(open, "fl_open").median / get(open, "ck_open").median,
     breakerBytes: memory.length ? Math.max(memory[0]!.created, memory[0]!.used) : null,
@@ -751,11 +855,21 @@ async function main(): Promise<void> {
     heapGrowthCalls: growth.length ? growth[0]!.calls : null,
     concurrentTimeoutTimers: flight[0]!.timers,
   };
-  print("**Targets (issue 3)**");
+  print("**Targets**");
   print();
   print("| target | measured | met |");
   print("|---|---:|:-:|");
   const yes = (b: boolean) => (b ? "yes" : "**no**");
+  print(
+    `| pipeline ≤ 2× the floor | ${ratio(targets.pipelineOverFloor, 1)} | ${
+      yes(targets.pipelineOverFloor <= 2)
+    } |`,
+  );
+  print(
+    `| two retries (0 ms) ≤ 1.0× p-retry | ${ratio(targets.twoRetriesOverPRetry, 1)} | ${
+      yes(targets.twoRetriesOverPRetry <= 1)
+    } |`,
+  );
   print(
     `| pipeline ≤ 10× bare | ${ratio(targets.pipelineOverBare, 1)} | ${
       yes(targets.pipelineOverBare <= 10)
@@ -790,10 +904,20 @@ async function main(): Promise<void> {
       fmt(targets.concurrentTimeoutTimers)
     } | ${yes(targets.concurrentTimeoutTimers <= 10)} |`,
   );
+  // The fleet (issue 13): a breaker with `fleet` costs at most 1.5× one without.
+  const fleetOverAlone = get(success, "fl_breaker_fleet").median /
+    get(success, "fl_breaker").median;
+  print(
+    `| fleet breaker's success path ≤ 1.5× without fleet | ${ratio(fleetOverAlone, 1)} | ${
+      yes(fleetOverAlone <= 1.5)
+    } |`,
+  );
   print();
   print(`(${fmt((performance.now() - started) / 1000, 1)} s)`);
 
   for (const b of opossumAll) b.shutdown();
+  flBreakerFleet.close();
+  flRateFleet.close();
   // For bench/run_all.mjs.
   console.log(
     "@@BENCH_JSON@@" +

@@ -8,7 +8,7 @@
 //   node bench/run_all.mjs --quick              fewer, shorter rounds (a trial run)
 //   node bench/run_all.mjs --no-write           do not touch bench/RESULTS.md
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { arch, cpus, loadavg, platform, totalmem } from "node:os";
 import { join } from "node:path";
 
@@ -123,12 +123,20 @@ if (ok.length) {
     return row ? f(row, r.data) : "–";
   };
 
-  md.push("## Targets (issue 3)");
+  md.push("## Targets");
   md.push("");
   md.push(head);
   md.push(rule);
   const t = (label, f) => md.push(`| ${label} | ${ok.map((r) => f(r.data.targets)).join(" | ")} |`);
   const mark = (b) => (b ? "✅" : "❌");
+  t(
+    "pipeline(retry, breaker, timeout) ≤ 2× the floor `await op().then(id)`",
+    (v) => `${x(v.pipelineOverFloor)} ${mark(v.pipelineOverFloor <= 2)}`,
+  );
+  t(
+    "two retries with a 0 ms backoff ≤ 1.0× p-retry",
+    (v) => `${x(v.twoRetriesOverPRetry)} ${mark(v.twoRetriesOverPRetry <= 1)}`,
+  );
   t(
     "pipeline(retry, breaker, timeout) ≤ 10× bare",
     (v) => `${x(v.pipelineOverBare)} ${mark(v.pipelineOverBare <= 10)}`,
@@ -248,7 +256,58 @@ if (ok.length) {
 }
 
 const text = md.join("\n").replace(/\n{3,}/g, "\n\n");
+
+/** The README's speed table, made from this run (never copied by hand). */
+function readmeTable() {
+  if (ok.length === 0) return undefined;
+  const row = (label, f) => `| ${label} | ${ok.map((r) => f(r.data)).join(" | ")} |`;
+  const med = (d, key, id) => d[key].find((e) => e.id === id)?.median;
+  const ratioTo = (d, key, id, refId) => {
+    const a = med(d, key, id), b = med(d, key, refId);
+    return a === undefined || b === undefined ? "–" : `${ns(a)} (${x(a / b)})`;
+  };
+  return [
+    `| | ${ok.map((r) => r.title).join(" | ")} |`,
+    `| --- | ${ok.map(() => "--:").join(" | ")} |`,
+    row("bare `await op()`", (d) => ns(med(d, "success", "bare"))),
+    row("floor `await op().then(id)`", (d) => ns(med(d, "success", "floor"))),
+    row(
+      "faultline `pipeline(retry, circuitBreaker, timeout)` (× floor)",
+      (d) => ratioTo(d, "success", "fl_pipeline", "floor"),
+    ),
+    row(
+      "cockatiel `wrap(retry, circuitBreaker, timeout)`",
+      (d) => ns(med(d, "success", "ck_wrap")),
+    ),
+    row("opossum `fire()`", (d) => ns(med(d, "success", "opossum_fire"))),
+    row(
+      "two retries, 0 ms backoff: faultline (× p-retry)",
+      (d) => ratioTo(d, "twoRetries", "fl_2retries", "p_2retries"),
+    ),
+    row("open breaker: faultline / cockatiel", (d) => x(d.targets.openOverCockatiel)),
+    row(
+      "timers for 10 000 concurrent `timeout(60_000)`",
+      (d) => fmt(d.targets.concurrentTimeoutTimers),
+    ),
+  ].join("\n");
+}
+
 if (write) {
+  const table = readmeTable();
+  if (table !== undefined) {
+    const readme = join(root, "README.md");
+    const before = readFileSync(readme, "utf8");
+    const marked = /(<!-- speed:start -->\n)[\s\S]*?(\n<!-- speed:end -->)/;
+    if (marked.test(before)) {
+      writeFileSync(
+        readme,
+        before.replace(
+          marked,
+          `$1_${new Date().toISOString().slice(0, 10)}, \`npm run bench\`:_\n\n${table}$2`,
+        ),
+      );
+    }
+  }
   const file = join(root, "bench", "RESULTS.md");
   writeFileSync(file, text);
   // Formatted as `deno fmt --check` (npm run lint) expects it.

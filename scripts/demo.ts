@@ -4,12 +4,17 @@
 // with the runtime's own API and prints what faultline makes of it.
 // Part 2, the pipeline: a chaos server on loopback refuses, resets, stalls,
 // closes early and answers slowly on a schedule, while a client calls it
-// through pipeline(fallback, retry, circuitBreaker, timeout), live.
+// through instrument(pipeline(fallback, retry, circuitBreaker, timeout,
+// chaos)). On a terminal it is a live panel redrawn in place (breaker state,
+// attempts per second by kind, retries, fallbacks, p50/p99 latency and a
+// sparkline, from what instrument() records); piped or in CI, a plain log.
 //
 //   --runtime-matrix   run part 1 under Deno, Bun, Node 22 and Node 24 and
 //                      show the kinds side by side
 //   --vocabulary       part 1 only (--json: as JSON, for the matrix)
+//   --log              part 2 as a plain log even on a terminal
 import {
+  chaos,
   circuitBreaker,
   connect,
   ConnectionError,
@@ -23,6 +28,8 @@ import {
   retry,
   timeout,
 } from "../mod.ts";
+import { instrument } from "../src/otel/mod.ts";
+import { LiveStats, liveView, Panel } from "./demo_panel.ts";
 import {
   closedPort,
   startFaultServer,
@@ -193,56 +200,109 @@ async function request(port: number, id: number, signal: AbortSignal): Promise<s
   }
 }
 
-async function chaos(): Promise<void> {
+async function livePipeline(): Promise<void> {
   const started = Date.now();
-  const t = () => dim(`${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`);
+  const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`;
+  const t = () => dim(elapsed());
   const stats = { calls: 0, firstTry: 0, afterRetry: 0, fallback: 0, rejected: 0, opened: 0 };
   const attemptKinds: Record<string, number> = {};
   let pending: string[] = [];
+  // The live view when stdout is a terminal; a plain log otherwise (CI, pipes).
+  const live = color && process.stdout.isTTY === true && !args.includes("--log");
+  const recent: string[] = [];
+  const say = (line: string) => {
+    if (!live) return console.log(line);
+    recent.push(line);
+    if (recent.length > 5) recent.shift();
+  };
 
+  let phase = "starting";
+  let phaseMs = 0;
+  let phaseSince = Date.now();
   const breaker = circuitBreaker({ trip: consecutiveFailures(3), halfOpenAfter: 1000 });
   const retries = retry({
     maxAttempts: 3,
     backoff: exponentialBackoff({ initial: 40, max: 300, jitter: "full" }),
   });
-  const policy = pipeline(
-    fallback((error) =>
-      `cached answer (${isConnectionError(error) ? error.kind : (error as Error).name})`
+  // Innermost, switched on by the server's "client chaos" phase: the policies
+  // outside it see resets shaped as this runtime throws them.
+  const clientChaos = chaos({ rate: 0.5, fault: "reset", enabled: () => phase === "client chaos" });
+  // What instrument() records, collected in-process for the panel and the summary.
+  const telemetry = new LiveStats();
+  const policy = instrument(
+    pipeline(
+      fallback((error) =>
+        `cached answer (${isConnectionError(error) ? error.kind : (error as Error).name})`
+      ),
+      retries,
+      breaker,
+      timeout(300),
+      clientChaos,
     ),
-    retries,
-    breaker,
-    timeout(300),
+    { name: "demo", meter: telemetry },
   );
+  let injected = false;
+  clientChaos.onFaultInjected(() => (injected = true));
   retries.onRetry((e) => {
     const kind = isConnectionError(e.error) ? e.error.kind : "other";
     attemptKinds[kind] = (attemptKinds[kind] ?? 0) + 1;
-    pending.push(`${red("✗")} ${kind} ${dim(`→ retry in ${Math.round(e.delay)} ms`)}`);
+    const how = injected ? dim(" (injected)") : "";
+    injected = false;
+    pending.push(`${red("✗")} ${kind}${how} ${dim(`→ retry in ${Math.round(e.delay)} ms`)}`);
   });
   breaker.onStateChange((e) => {
     if (e.to === "open") stats.opened++;
     const to = e.to === "open" ? red(e.to) : e.to === "closed" ? green(e.to) : yellow(e.to);
-    console.log(`${t()}   ${yellow("⚡ breaker")} ${e.from} → ${to}`);
+    say(`${t()}   ${yellow("⚡ breaker")} ${e.from} → ${to}`);
   });
   breaker.onRejected(() => stats.rejected++);
 
-  console.log(
-    bold(
-      "\nPart 2: pipeline(fallback, retry(3 attempts), circuitBreaker(3 failures, 1 s), timeout(300 ms))",
-    ),
-  );
+  console.log(bold("\nPart 2: a pipeline under chaos, live"));
   console.log(
     dim(
-      "A chaos server on 127.0.0.1 changes its behaviour on a schedule; one call every 200 ms.\n",
+      "instrument(pipeline(fallback, retry(3 attempts), circuitBreaker(3 failures, 1 s),\n" +
+        '  timeout(300 ms), chaos(50% reset, switched on by the server\'s "client chaos" phase)))\n' +
+        "A chaos server on 127.0.0.1 changes its behaviour on a schedule; one call every 200 ms.\n",
     ),
   );
   let running = true;
-  const server = startChaosServer((phase, ms) => {
-    if (phase === "healthy" && stats.calls > 0 && running) {
-      console.log(`${t()} ${bold(cyan(`── server: healthy for ${ms / 1000} s`))}`);
-    } else if (running) {
-      console.log(`${t()} ${bold(cyan(`── server: ${phase} for ${ms / 1000} s`))}`);
+  const server = startChaosServer((next, ms) => {
+    phase = next;
+    phaseMs = ms;
+    phaseSince = Date.now();
+    if (running && (next !== "healthy" || stats.calls > 0)) {
+      const what = next === "client chaos" ? "healthy, but chaos() breaks half the attempts" : next;
+      say(`${t()} ${bold(cyan(`── server: ${what} for ${ms / 1000} s`))}`);
     }
   });
+
+  const panel = live ? new Panel(process.stdout) : undefined;
+  const restore = () => panel?.close();
+  const interrupted = () => {
+    restore();
+    process.exit(130);
+  };
+  process.once("exit", restore);
+  process.once("SIGINT", interrupted);
+  const draw = () => panel?.draw(panelLines());
+  const timer = live ? setInterval(draw, 100) : undefined;
+
+  const panelLines = () =>
+    liveView({
+      elapsed: elapsed().trim(),
+      phase,
+      leftMs: Math.max(0, phaseMs - (Date.now() - phaseSince)),
+      phaseMs,
+      breaker: breaker.state,
+      stats,
+      rejected: stats.rejected,
+      opened: stats.opened,
+      telemetry,
+      recent,
+      columns: process.stdout.columns ?? 100,
+      style: { dim, bold, red, green, yellow, cyan },
+    });
+
   const port = await server.port;
   const end = server.done.then(() => (running = false));
   while (running) {
@@ -259,16 +319,24 @@ async function chaos(): Promise<void> {
       : `${yellow("↩")} ${value}`;
     if (value.startsWith("OK")) retried ? stats.afterRetry++ : stats.firstTry++;
     else stats.fallback++;
-    console.log(
+    say(
       `${t()}   #${String(id).padStart(2, "0")} ${
         pending.length ? pending.join("  ") + "  " : ""
       }${line}`,
     );
+    draw();
     await Promise.race([tick, end]);
   }
   await server.stop();
+  if (timer !== undefined) clearInterval(timer);
+  draw();
+  restore();
+  process.off("exit", restore);
+  process.off("SIGINT", interrupted);
 
   console.log(bold("\nSummary"));
+  const p50 = telemetry.quantile(0.5, Infinity);
+  const p99 = telemetry.quantile(0.99, Infinity);
   const rows: Array<[string, number | string]> = [
     ["calls", stats.calls],
     ["answered on the first try", stats.firstTry],
@@ -279,13 +347,15 @@ async function chaos(): Promise<void> {
     ...Object.entries(attemptKinds).map(([k, n]) =>
       [`failed attempts: ${k}`, n] as [string, number]
     ),
+    ["faults injected by chaos()", telemetry.count("fault_injected")],
+    ["call latency p50 / p99 (ms)", `${Math.round(p50 ?? 0)} / ${Math.round(p99 ?? 0)}`],
     ["seconds", ((Date.now() - started) / 1000).toFixed(1)],
   ];
-  for (const [label, n] of rows) console.log(`  ${label.padEnd(40)} ${String(n).padStart(5)}`);
+  for (const [label, n] of rows) console.log(`  ${label.padEnd(40)} ${String(n).padStart(9)}`);
   console.log(
     dim(
-      "\nEvery error above was a real socket's, normalized to one kind in every runtime;\n" +
-        "no predicate was written to tell a refused connection from a bug.",
+      "\nEvery error above was a real socket's (or shaped as one, by chaos()), normalized to\n" +
+        "one kind in every runtime; no predicate was written to tell a refused connection from a bug.",
     ),
   );
 }
@@ -336,5 +406,5 @@ if (args.includes("--runtime-matrix")) {
   console.log(bold(`faultline demo on ${detectRuntime()}\n`));
   console.log(bold("Part 1: real faults on loopback, one normalized error each"));
   await vocabulary();
-  if (!args.includes("--vocabulary")) await chaos();
+  if (!args.includes("--vocabulary")) await livePipeline();
 }

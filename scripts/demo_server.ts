@@ -1,11 +1,21 @@
 // The demo's chaos server: a tiny line protocol on loopback ("GET n\n" →
 // "OK n\n") whose behaviour changes on a schedule. Run by Node (it needs
 // resetAndDestroy), it prints its port, then each phase, as JSON lines on
-// stdout, and exits when its stdin closes or the schedule ends.
+// stdout, and exits when its stdin closes or the schedule ends. In the phase
+// "client chaos" it answers as when healthy: the client breaks its own calls
+// with chaos().
 import * as net from "node:net";
 import process from "node:process";
 
-export type Phase = "healthy" | "flaky" | "refuse" | "reset" | "stall" | "close early" | "slow";
+export type Phase =
+  | "healthy"
+  | "flaky"
+  | "refuse"
+  | "reset"
+  | "stall"
+  | "close early"
+  | "slow"
+  | "client chaos";
 
 export const SCHEDULE: ReadonlyArray<readonly [Phase, number]> = [
   ["healthy", 1500],
@@ -16,6 +26,7 @@ export const SCHEDULE: ReadonlyArray<readonly [Phase, number]> = [
   ["stall", 2500],
   ["close early", 1500],
   ["slow", 1500],
+  ["client chaos", 2000],
   ["healthy", 2500],
 ];
 

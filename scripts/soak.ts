@@ -5,6 +5,7 @@
  * each call a real connect() + request/response through the proxy.
  *
  *   node scripts/soak.ts [--calls 1000000] [--concurrency 100] [--seed 1]
+ *   node scripts/soak.ts --fleet [...]    the fleet soak: scripts/soak_fleet.ts
  *                        [--runtime node24|node22|deno|bun|self] [--max-heap-growth-mb 16]
  *                        [--max-exit-ms 5000] [--json]
  *
@@ -461,6 +462,11 @@ function print(s: Summary): void {
   console.log(lines.join("\n"));
 }
 
-const args = parseArgs(process.argv.slice(2));
-if (args.worker) await worker(args);
-else await runner(args);
+if (process.argv.includes("--fleet")) {
+  // The fleet soak (issue 13): `npm run soak -- --fleet`, see scripts/soak_fleet.ts.
+  await import("./soak_fleet.ts");
+} else {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.worker) await worker(args);
+  else await runner(args);
+}

@@ -3,9 +3,9 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "../mod.ts";
-import { connect as nodeConnect } from "../src/adapters/node.ts";
-import { connect as denoConnect } from "../src/adapters/deno.ts";
-import { connect as bunConnect } from "../src/adapters/bun.ts";
+import { connect as nodeConnect } from "../src/connect/node.ts";
+import { connect as denoConnect } from "../src/connect/deno.ts";
+import { connect as bunConnect } from "../src/connect/bun.ts";
 import { type FaultPorts, type Running, runtimeName, startFaultServer } from "./support/faults.ts";
 import { type ConnectFn, expected, hasIPv6Loopback, scenarios } from "./support/scenarios.ts";
 

@@ -15,15 +15,35 @@
 //   `typeof g.process`) is allowed: it is explicit, and safe everywhere. So a
 //   name preceded by `.` (a property of something) is not flagged.
 //
+// - The same rule holds for every source file outside src/connect/, read on
+//   its own (comments left out): src/connect/ is the only code that may touch
+//   `Deno`, `Bun`, `node:*`, `process` or `cloudflare:sockets`.
+//
 // esbuild's JS API runs under Node, Deno and Bun alike (it talks to its own
 // service process), so the test runs in every runtime; it stops the service
 // when done so nothing is left behind.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
+/** Block and line comments (not a `//` inside a URL such as "http://"). */
+const COMMENTS = /\/\*[\s\S]*?\*\/|(?<![:"'`\\])\/\/.*$/gm;
+
+/** Every source file under `dir` (tests left out), as a path from the root with `/`. */
+function sourceFiles(dir: string, out: string[] = []): string[] {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) sourceFiles(path, out);
+    else if (name.endsWith(".ts") && !name.endsWith("_test.ts")) {
+      out.push(relative(root, path).split("\\").join("/"));
+    }
+  }
+  return out;
+}
 
 const NODE_SPECIFIER =
   /\b(?:from|import)\s*\(?\s*["']node:[^"']*["']|\brequire\s*\(\s*["']node:[^"']*["']/g;
@@ -94,7 +114,15 @@ test("the rule catches what it is meant to catch", () => {
   for (const code of good) assert.deepEqual(findings(code, {}), [], code);
 });
 
-for (const entry of ["mod.ts", "src/http/mod.ts", "src/adapters/fetch.ts"]) {
+for (
+  const entry of [
+    "mod.ts",
+    "src/http/mod.ts",
+    "src/adapters/fetch.ts",
+    "src/otel/mod.ts",
+    "src/fleet/redis.ts",
+  ]
+) {
   test(`${entry} bundles for the browser with no node: specifier and no Deno/Bun/process global`, async () => {
     const { text, inputs } = await bundle(entry);
     assert.ok(text.length > 1000, "the bundle has the code");
@@ -102,12 +130,40 @@ for (const entry of ["mod.ts", "src/http/mod.ts", "src/adapters/fetch.ts"]) {
   });
 }
 
-test("the fetch layer's bundle (./http) pulls in no connect() and no other adapter", async () => {
+test("the fetch layer's bundle (./http) pulls in no connect() and no adapter", async () => {
   const { inputs } = await bundle("src/http/mod.ts");
   const files = Object.keys(inputs);
-  assert.ok(files.includes("src/adapters/fetch.ts"));
-  const others = files.filter((f) =>
-    f === "src/connect.ts" || /^src\/adapters\/(?!fetch\.ts$)/.test(f)
-  );
+  assert.ok(files.includes("src/http/resilient_fetch.ts"));
+  const others = files.filter((f) => f.startsWith("src/connect/") || f.startsWith("src/adapters/"));
   assert.deepEqual(others, []);
+});
+
+test("the Redis store's bundle (./fleet/redis) pulls in no connect(), no adapter and no package", async () => {
+  const { inputs } = await bundle("src/fleet/redis.ts");
+  const files = Object.keys(inputs);
+  assert.ok(files.includes("src/fleet/redis.ts"));
+  const others = files.filter((f) => !f.startsWith("src/") || f.startsWith("src/connect/"));
+  assert.deepEqual(others, []);
+});
+
+test("the OpenTelemetry entry's bundle (./otel) pulls in no connect(), no adapter and no package", async () => {
+  const { inputs } = await bundle("src/otel/mod.ts");
+  const files = Object.keys(inputs);
+  assert.ok(files.includes("src/otel/instrument.ts"));
+  const others = files.filter((f) => !f.startsWith("src/") || f.startsWith("src/connect/"));
+  assert.deepEqual(others, []);
+});
+
+// Only src/connect/ may touch Deno, Bun, node:* or process: every other
+// source file bundles for the browser clean on its own, whatever imports it.
+test("no source file outside src/connect/ names a node: module or a runtime's global", () => {
+  const outside = sourceFiles(join(root, "src")).filter((f) => !f.startsWith("src/connect/"));
+  assert.ok(outside.includes("src/errors/normalize_error.ts"), "the walk finds the sources");
+  const found: string[] = [];
+  for (const file of outside) {
+    const text = readFileSync(join(root, file), "utf8").replace(COMMENTS, "");
+    for (const f of findings(text, {})) found.push(`${file}: ${f.what}`);
+    if (/["']cloudflare:/.test(text)) found.push(`${file}: cloudflare:`);
+  }
+  assert.deepEqual(found, []);
 });

@@ -28,9 +28,7 @@ export interface ClientFixtureFile {
 }
 
 const dir = new URL("./fixtures/clients/", import.meta.url);
-const files = existsSync(dir)
-  ? readdirSync(dir).filter((f) => f.endsWith(".json")).sort()
-  : [];
+const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".json")).sort() : [];
 
 for (const name of files) {
   const data = JSON.parse(readFileSync(new URL(name, dir), "utf8")) as ClientFixtureFile;

@@ -1,9 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connect, ConnectionError, detectRuntime } from "../mod.ts";
-import { connect as nodeConnect } from "../src/adapters/node.ts";
-import { connect as denoConnect } from "../src/adapters/deno.ts";
-import { connect as bunConnect } from "../src/adapters/bun.ts";
+import { connect as nodeConnect } from "../src/connect/node.ts";
+import { connect as denoConnect } from "../src/connect/deno.ts";
+import { connect as bunConnect } from "../src/connect/bun.ts";
 import { runtimeName } from "./support/faults.ts";
 
 test("detectRuntime() names the runtime running the tests, Deno and Bun before Node", () => {

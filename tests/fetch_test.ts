@@ -18,7 +18,7 @@ import {
   parseRetryAfter,
   type ResilientFetch,
   resilientFetch,
-} from "../src/adapters/fetch.ts";
+} from "../src/http/mod.ts";
 import { runtimeName, UNRESOLVABLE_HOST } from "./support/faults.ts";
 import {
   closedPort,
@@ -478,13 +478,22 @@ test("resilientFetch() retries a POST exactly when the failure says nothing was 
   };
   const cases: Array<[string, () => unknown, number]> = [
     ["unreachable", () => Object.assign(new Error("x"), { code: "EHOSTUNREACH" }), 3],
-    ["a TLS handshake", () => Object.assign(new Error("x"), { code: "ERR_SSL_WRONG_VERSION_NUMBER" }), 1],
+    [
+      "a TLS handshake",
+      () => Object.assign(new Error("x"), { code: "ERR_SSL_WRONG_VERSION_NUMBER" }),
+      1,
+    ],
     ["a reset", () => Object.assign(new Error("x"), { code: "ECONNRESET" }), 1],
     ["a browser's Failed to fetch", () => new TypeError("Failed to fetch"), 1],
   ];
   for (const [name, error, attempts] of cases) {
     const c = failing(error);
-    const http = resilientFetch({ fetch: c.fetch, backoff: noWait, maxAttempts: 3, breaker: false });
+    const http = resilientFetch({
+      fetch: c.fetch,
+      backoff: noWait,
+      maxAttempts: 3,
+      breaker: false,
+    });
     await assert.rejects(http("http://127.0.0.1:9/", post));
     // A TLS failure is not retryable at all; unreachable is, and sent nothing.
     assert.equal(c.calls(), attempts, name);

@@ -242,3 +242,16 @@ test("node:http: every recorded node:http error, with the recognizer given expli
     }
   }
 });
+
+test("an errno name of five capitals is not taken for a postgres SQLSTATE", () => {
+  // Bun writes `EPIPE: broken pipe, read`, the shape postgres.js gives a server error.
+  const bun = Object.assign(new Error("EPIPE: broken pipe, read"), {
+    code: "EPIPE",
+    syscall: "read",
+  });
+  assert.equal(normalizeError(bun).kind, "broken_pipe");
+  const reset = Object.assign(new Error("ECONNRESET: reset"), { code: "ECONNRESET" });
+  assert.equal(normalizeError(reset).kind, "reset");
+  const pgShutdown = Object.assign(new Error("57P01: terminating connection"), { code: "57P01" });
+  assert.equal(normalizeError(pgShutdown).kind, "closed");
+});

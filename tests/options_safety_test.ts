@@ -3,7 +3,7 @@
 // stand in for a real option, and each option is read once, at construction
 // (a getter that changes its mind, or a later change to the object, changes
 // nothing). Every factory that takes an options object is covered, and
-// connect().
+// connect() and resilientFetch(); this is the one place these are tested.
 //
 // Options here are built from JSON and getters, so they are deliberately untyped.
 // deno-lint-ignore-file no-explicit-any
@@ -28,7 +28,8 @@ import {
   retryBudget,
   timeout,
 } from "../mod.ts";
-import { checkConnectOptions } from "../src/connection.ts";
+import { checkConnectOptions } from "../src/connect/connection.ts";
+import { resilientFetch } from "../src/http/mod.ts";
 
 // ------------------------------------------------------------------ helpers
 
@@ -371,6 +372,8 @@ test("retry() reads each option once; later changes change nothing", async () =>
   const t = tracked(first, later);
   const policy = retry(t.options);
   assertReadOnce(t, "retry");
+  const delays: number[] = [];
+  policy.onRetry((e) => delays.push(e.delay));
   mutate(t, later);
   on.push("unknown");
   const check = async (): Promise<void> => {
@@ -386,6 +389,7 @@ test("retry() reads each option once; later changes change nothing", async () =>
     assert.equal(fine.calls, 1, "handleResult");
   };
   await check();
+  assert.deepEqual(delays, [0], "backoff and delay: the first, 0 ms");
   assertReadOnce(t, "retry, after calls");
   assert.equal(other.pendingTimers, 0);
 });
@@ -535,6 +539,86 @@ test("retryBudget(), exponentialBackoff() and failureRate() read each option onc
   assert.equal(breaker.state, "open");
 });
 
+test("resilientFetch() reads each option once, and each breaker option", async () => {
+  const clock = new ManualClock();
+  let calls = 0;
+  const fetch503Then200 = () =>
+    Promise.resolve(new Response("x", { status: ++calls === 1 ? 503 : 200 }));
+  const first = {
+    fetch: fetch503Then200,
+    maxAttempts: 2,
+    backoff: constantBackoff(0),
+    deadline: 1_000_000,
+    retryMethods: ["GET"],
+    retryStatuses: [503],
+    maxRetryAfter: 0,
+    timeout: 10_000,
+    breaker: false,
+    policy: undefined,
+    clock,
+    random: () => 0,
+    normalize: undefined,
+  };
+  const later = {
+    fetch: () => Promise.reject(new Error("later fetch")),
+    maxAttempts: 1,
+    backoff: constantBackoff(50_000),
+    deadline: 0,
+    retryMethods: [],
+    retryStatuses: [],
+    maxRetryAfter: 50_000,
+    timeout: 1,
+    breaker: { trip: consecutiveFailures(1), statuses: [503] },
+    policy: { execute: () => Promise.reject(new Error("later policy")) },
+    clock: new ManualClock(),
+    random: () => {
+      throw new Error("later random");
+    },
+    normalize: () => {
+      throw new Error("later normalize");
+    },
+  };
+  const t = tracked(first, later);
+  const http = resilientFetch(t.options);
+  assertReadOnce(t, "resilientFetch");
+  mutate(t, later);
+  const out = await drive(http("http://127.0.0.1:1/x"), clock);
+  assert.ok(out.ok && out.value.status === 200, "fetch, maxAttempts, retryStatuses, timeout");
+  assert.equal(calls, 2);
+  assert.equal(http.breakers, undefined, "breaker: false");
+  assertReadOnce(t, "resilientFetch, after a call");
+
+  const b = tracked(
+    {
+      trip: consecutiveFailures(1),
+      halfOpenAfter: 1000,
+      halfOpenMaxProbes: 1,
+      halfOpenSuccesses: 1,
+      probeTimeout: 60_000,
+      statuses: [500],
+      maxOrigins: 1,
+    },
+    {
+      trip: consecutiveFailures(9),
+      halfOpenAfter: 0,
+      halfOpenMaxProbes: 9,
+      halfOpenSuccesses: 9,
+      probeTimeout: 0,
+      statuses: [503],
+      maxOrigins: 9,
+    },
+  );
+  const always503 = () => Promise.resolve(new Response("busy", { status: 503 }));
+  const guarded = resilientFetch({ fetch: always503, maxAttempts: 1, clock, breaker: b.options });
+  assertReadOnce(b, "resilientFetch breaker");
+  mutate(b, { statuses: [503], maxOrigins: 9 });
+  assert.equal((await guarded("http://127.0.0.1:1/")).status, 503);
+  assert.equal(guarded.breakers?.get("http://127.0.0.1:1").state, "closed", "statuses: [500]");
+  await guarded("http://127.0.0.1:2/");
+  assert.equal(guarded.breakers?.size, 1, "maxOrigins: 1");
+  assertReadOnce(b, "resilientFetch breaker, after calls");
+});
+
 test("checkConnectOptions() reads each top-level option once", () => {
   const t = tracked(
     { hostname: "127.0.0.1", port: 8080, tls: undefined, signal: undefined, timeout: 100 },
@@ -551,7 +635,7 @@ test("checkConnectOptions() reads each top-level option once", () => {
   });
 });
 
-// Found here and fixed: src/connect.ts used to pass the caller's object on
+// Found here and fixed: src/connect/connect.ts used to pass the caller's object on
 // to the adapter, which read it again, and checkConnectOptions() read each
 // tls option once to check it and again to copy it.
 

@@ -1,4 +1,4 @@
-// The Workers adapter (src/adapters/cloudflare.ts) inside the real workerd:
+// The Workers adapter (src/connect/cloudflare.ts) inside the real workerd:
 // tests/support/workerd/worker.ts is bundled with esbuild as wrangler would
 // (ESM, `cloudflare:sockets` external) and run by Miniflare, which starts
 // workerd from npm. Each scenario is one request to the worker; the worker

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { CheckedConnectOptions } from "../connection.ts";
+import type { CheckedConnectOptions } from "./connection.ts";
 import { ConnectionError } from "../errors/connection_error.ts";
 import type { ConnectionOperation } from "../errors/kinds.ts";
 import { normalizeError } from "../errors/normalize_error.ts";

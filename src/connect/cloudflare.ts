@@ -53,11 +53,11 @@ import {
   type Connection,
   type ConnectOptions,
   type NetAddress,
-} from "../connection.ts";
+} from "./connection.ts";
 import { ConnectionError } from "../errors/connection_error.ts";
-import { cancelledError, connectionErrorFor, guardConnect } from "./common.ts";
+import { cancelledError, connectionErrorFor, guardConnect } from "./_common.ts";
 
-export type { Connection, ConnectOptions, NetAddress, TlsOptions } from "../connection.ts";
+export type { Connection, ConnectOptions, NetAddress, TlsOptions } from "./connection.ts";
 
 // The parts of cloudflare:sockets used here, typed locally.
 interface SocketInfo {

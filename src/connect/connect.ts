@@ -10,11 +10,11 @@
  * @module
  */
 
-import { connect as bunConnect } from "./adapters/bun.ts";
-import { connect as denoConnect } from "./adapters/deno.ts";
-import { connect as nodeConnect } from "./adapters/node.ts";
+import { connect as bunConnect } from "./bun.ts";
+import { connect as denoConnect } from "./deno.ts";
+import { connect as nodeConnect } from "./node.ts";
 import { checkConnectOptions, type Connection, type ConnectOptions } from "./connection.ts";
-import { detectRuntime } from "./runtime.ts";
+import { detectRuntime } from "../runtime.ts";
 
 /**
  * Opens a TCP (or TLS) connection with the current runtime's own API

@@ -19,9 +19,9 @@ import {
   type Connection,
   type ConnectOptions,
   type NetAddress,
-} from "../connection.ts";
+} from "./connection.ts";
 import { ConnectionError } from "../errors/connection_error.ts";
-import { cancelledError, connectionErrorFor, guardConnect, runtimeNamespace } from "./common.ts";
+import { cancelledError, connectionErrorFor, guardConnect, runtimeNamespace } from "./_common.ts";
 
 // The few parts of the Deno namespace used here, typed locally so that this
 // file type-checks (and loads) outside Deno too.
@@ -42,7 +42,7 @@ interface DenoNamespace {
   ): Promise<DenoConn>;
 }
 
-export type { Connection, ConnectOptions, NetAddress, TlsOptions } from "../connection.ts";
+export type { Connection, ConnectOptions, NetAddress, TlsOptions } from "./connection.ts";
 
 /**
  * Opens a TCP (or TLS) connection with `Deno.connect`/`Deno.startTls`.

@@ -22,13 +22,13 @@ import {
   type CheckedConnectOptions,
   type Connection,
   type ConnectOptions,
-} from "../connection.ts";
+} from "./connection.ts";
 import { ConnectionError } from "../errors/connection_error.ts";
 import type { ConnectionOperation } from "../errors/kinds.ts";
 import { detectRuntime, type RuntimeName } from "../runtime.ts";
-import { cancelledError, connectionErrorFor, guardConnect } from "./common.ts";
+import { cancelledError, connectionErrorFor, guardConnect } from "./_common.ts";
 
-export type { Connection, ConnectOptions, NetAddress, TlsOptions } from "../connection.ts";
+export type { Connection, ConnectOptions, NetAddress, TlsOptions } from "./connection.ts";
 
 /**
  * Opens a TCP (or TLS) connection with `node:net`/`node:tls`.

@@ -127,7 +127,6 @@ const BY_MESSAGE: ReadonlyArray<readonly [string, Match]> = [
   ["a network error occurred", m("connect_failed")],
 ];
 
-
 function str(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
@@ -171,7 +170,9 @@ const TIMEOUT = m("timeout");
 function refineAbort(e: ErrorFields, match: Match): Match {
   if (match.kind !== "cancelled") return match;
   const cause = e.cause;
-  if (typeof cause === "object" && cause !== null && (cause as ErrorFields).name === "TimeoutError") {
+  if (
+    typeof cause === "object" && cause !== null && (cause as ErrorFields).name === "TimeoutError"
+  ) {
     return TIMEOUT;
   }
   return match;

@@ -5,6 +5,7 @@
  */
 
 import type { RuntimeName } from "../runtime.ts";
+import { brandFor, carries } from "./_brand.ts";
 import {
   CONNECTION_ERROR_KINDS,
   type ConnectionErrorKind,
@@ -140,7 +141,7 @@ export interface ConnectionErrorJSON {
 
 // A registry symbol, so that two copies of faultline (an ESM and a CJS build,
 // or two versions in one node_modules) still recognize each other's errors.
-const BRAND: unique symbol = Symbol.for("faultline.ConnectionError") as never;
+const BRAND: unique symbol = brandFor("ConnectionError") as never;
 
 const KIND_NAMES: ReadonlySet<string> = new Set(CONNECTION_ERROR_KINDS);
 
@@ -284,12 +285,11 @@ export class ConnectionError<K extends ConnectionErrorKind = ConnectionErrorKind
 
 /** True when `value` carries the ConnectionError brand; never throws. */
 export function hasBrand(value: unknown): boolean {
-  if (typeof value !== "object" || value === null) return false;
+  if (typeof value !== "object" || value === null || !carries(value, BRAND)) return false;
   try {
     // A Proxy can answer `true` to any read, so the brand alone is not
     // enough: a ConnectionError also carries one of the known kinds.
-    return (value as Record<symbol, unknown>)[BRAND] === true &&
-      KIND_NAMES.has((value as { kind?: unknown }).kind as string);
+    return KIND_NAMES.has((value as { kind?: unknown }).kind as string);
   } catch {
     return false;
   }

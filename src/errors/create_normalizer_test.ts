@@ -49,7 +49,7 @@ test("createNormalizer() asks match on the whole chain before any message", () =
   assert.equal(createNormalizer({ recognizers: [byMessage] })(wrapped).kind, "refused");
 });
 
-test("a recognizer's \"unknown\" verdict ends the search", () => {
+test('a recognizer\'s "unknown" verdict ends the search', () => {
   const status: Recognizer = {
     name: "status",
     match: (e) => e.name === "HttpStatusError" ? { kind: "unknown" } : undefined,
@@ -132,11 +132,9 @@ test("createNormalizer() refuses bad options with a TypeError naming the option"
 
 test("recognizerFor() reads any normalizer's unknown as not recognized, and survives a throwing one", () => {
   const custom = (e: unknown) =>
-    e === "boom"
-      ? new ConnectionError("reset")
-      : (() => {
-        throw new Error("broken normalizer");
-      })();
+    e === "boom" ? new ConnectionError("reset") : (() => {
+      throw new Error("broken normalizer");
+    })();
   const recognize = recognizerFor(custom as never);
   assert.equal(recognize("boom")?.kind, "reset");
   assert.equal(recognize(new Error("x")), undefined);
@@ -172,7 +170,10 @@ test("in a browser, connect_failed's hint names CORS among the causes", () => {
   const e = normalizeError(new TypeError("Failed to fetch"), { runtime: "browser", host: "api" });
   assert.match(e.hint, /CORS/);
   assert.match(e.hint, /nothing listening/);
-  assert.doesNotMatch(normalizeError(new TypeError("Failed to fetch"), { runtime: "deno" }).hint, /CORS/);
+  assert.doesNotMatch(
+    normalizeError(new TypeError("Failed to fetch"), { runtime: "deno" }).hint,
+    /CORS/,
+  );
 });
 
 test("Safari's and WebKit's other words for a lost connection are connect_failed too", () => {

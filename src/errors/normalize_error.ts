@@ -2,25 +2,21 @@
  * {@link normalizeError}: whatever a runtime or a client threw, one
  * {@link ConnectionError}; {@link createNormalizer} for clients it does not know.
  *
+ * Where it lives: the search through an error, its causes and its members is
+ * in `_search.ts`, building the ConnectionError from what was found in
+ * `_build.ts`, the recognizers in `_runtime_errors.ts` and `clients/`.
+ *
  * @module
  */
 
-import { detectRuntime, type RuntimeName } from "../runtime.ts";
-import {
-  type AnyConnectionError,
-  ConnectionError,
-  type ConnectionErrorOptions,
-  hasBrand,
-} from "./connection_error.ts";
-import {
-  CONNECTION_ERROR_KINDS,
-  CONNECTION_OPERATIONS,
-  type ConnectionErrorKind,
-  type ConnectionOperation,
-} from "./kinds.ts";
-import type { ErrorFields, Recognition, Recognizer } from "./recognizer.ts";
+import type { RuntimeName } from "../runtime.ts";
+import { type AnyConnectionError, hasBrand } from "./connection_error.ts";
+import { type ConnectionErrorKind, type ConnectionOperation, RETRYABLE_BY_KIND } from "./kinds.ts";
+import type { Recognizer } from "./recognizer.ts";
 import { CLIENT_RECOGNIZERS } from "./clients/_all.ts";
+import { build, cleanContext } from "./_build.ts";
 import { runtimeErrors } from "./_runtime_errors.ts";
+import { safeSearch } from "./_search.ts";
 
 /** What the caller knows that the error may not say. */
 export interface NormalizeContext {
@@ -34,122 +30,6 @@ export interface NormalizeContext {
   runtime?: RuntimeName;
   /** For a timeout: the limit that ran out. */
   timeoutMs?: number;
-}
-
-// How far into cause chains and AggregateErrors to look: enough for undici's
-// `fetch failed` ← AggregateError ← Error nesting, bounded against hostile input.
-const MAX_DEPTH = 8;
-const MAX_NODES = 48;
-const MAX_MESSAGE = 2048;
-
-const OPERATION_BY_SYSCALL: Record<string, ConnectionOperation> = Object.assign(
-  Object.create(null),
-  {
-    connect: "connect",
-    read: "read",
-    write: "write",
-    writev: "write",
-    shutdown: "write",
-    getaddrinfo: "lookup",
-    getnameinfo: "lookup",
-    queryA: "lookup",
-    queryAaaa: "lookup",
-    listen: "listen",
-    bind: "listen",
-  },
-);
-
-/** Reads a property without letting a getter or a Proxy trap throw at us. */
-function read(target: object, key: string): unknown {
-  try {
-    return (target as Record<string, unknown>)[key];
-  } catch {
-    return undefined;
-  }
-}
-
-function str(value: unknown): string | undefined {
-  return typeof value === "string" ? value : undefined;
-}
-
-interface Found {
-  match: Recognition;
-  node: object;
-  code: string | undefined;
-}
-
-const KINDS: ReadonlySet<string> = new Set(CONNECTION_ERROR_KINDS);
-
-/** A recognizer's answer, if it is one: a user's recognizer may return anything. */
-function valid(answer: unknown): answer is Recognition {
-  return typeof answer === "object" && answer !== null &&
-    KINDS.has((answer as Recognition).kind);
-}
-
-function ask(
-  recognizers: readonly Recognizer[],
-  node: object,
-  byMessage: boolean,
-): Recognition | undefined {
-  let message: string | undefined;
-  if (byMessage) {
-    message = str(read(node, "message"));
-    if (message === undefined || message.length === 0) return undefined;
-    if (message.length > MAX_MESSAGE) message = message.slice(0, MAX_MESSAGE);
-  }
-  for (let i = 0; i < recognizers.length; i++) {
-    const r = recognizers[i]!;
-    try {
-      const answer: unknown = byMessage
-        ? r.matchMessage?.(message!, node as ErrorFields)
-        : r.match?.(node as ErrorFields);
-      if (valid(answer)) return answer;
-    } catch {
-      // A throwing getter on the error, or a recognizer's own bug: not a match.
-    }
-  }
-  return undefined;
-}
-
-/**
- * Walks the error, its `cause` chain and an AggregateError's `errors`, breadth
- * first, bounded in depth and count, and never visiting a node twice.
- */
-function search(
-  root: object,
-  recognizers: readonly Recognizer[],
-  byMessage: boolean,
-): Found | undefined {
-  const queue: Array<[object, number]> = [[root, 0]];
-  const seen = new Set<object>();
-  for (let i = 0; i < queue.length && i < MAX_NODES; i++) {
-    const [node, depth] = queue[i]!;
-    if (seen.has(node)) continue;
-    seen.add(node);
-    const match = ask(recognizers, node, byMessage);
-    if (match) return { match, node, code: str(read(node, "code")) };
-    if (depth >= MAX_DEPTH) continue;
-    const cause = read(node, "cause");
-    if (typeof cause === "object" && cause !== null) queue.push([cause, depth + 1]);
-    const errors = read(node, "errors");
-    if (Array.isArray(errors)) {
-      const n = Math.min(errors.length, 16);
-      for (let j = 0; j < n; j++) {
-        const e: unknown = errors[j];
-        if (typeof e === "object" && e !== null) queue.push([e, depth + 1]);
-      }
-    }
-  }
-  return undefined;
-}
-
-function safeSearch(root: object, recognizers: readonly Recognizer[]): Found | undefined {
-  try {
-    return search(root, recognizers, false) ?? search(root, recognizers, true);
-  } catch {
-    // Array.isArray on a revoked Proxy throws; such input is simply unknown.
-    return undefined;
-  }
 }
 
 /**
@@ -178,12 +58,62 @@ export interface NormalizerOptions {
 
 const BUILT_IN: readonly Recognizer[] = Object.freeze([...CLIENT_RECOGNIZERS, runtimeErrors]);
 
-// The `recognize` of each normalizer made here, so that a policy given one
-// decides without building an "unknown" error for every failure it sees.
-const RECOGNIZE_OF = new WeakMap<Normalizer, Recognize>();
+// The judge of each normalizer made here, so that a policy given one decides
+// without building a ConnectionError for every failure it sees.
+const JUDGE_OF = new WeakMap<Normalizer, Judge>();
+
+/**
+ * What a policy needs to decide about a failure without building anything:
+ * the kind, and what makes it retryable. A ConnectionError is its own verdict.
+ * Internal.
+ */
+export interface Verdict {
+  readonly kind: ConnectionErrorKind;
+  readonly temporary?: boolean;
+}
+
+/** Whether a verdict is worth retrying, as `ConnectionError.retryable` would say. */
+export function retryable(verdict: Verdict): boolean {
+  if (hasBrand(verdict)) return (verdict as AnyConnectionError).retryable;
+  return verdict.kind === "dns"
+    ? verdict.temporary === true
+    : RETRYABLE_BY_KIND[verdict.kind] === true;
+}
+
+/**
+ * How a policy tells connection failures from everything else: `classify`
+ * decides cheaply (no ConnectionError is built: that is the cost of a
+ * failure, its stack trace above all), `recognize` builds the error that
+ * leaves. Internal.
+ */
+export interface Judge {
+  /** The verdict on `error` when it is a recognized connection failure, else `undefined`. */
+  readonly classify: (error: unknown) => Verdict | undefined;
+  /** The ConnectionError for `error` when recognized, else `undefined`. */
+  readonly recognize: Recognize;
+}
+
+function makeClassify(recognizers: readonly Recognizer[]): (error: unknown) => Verdict | undefined {
+  return (error) => {
+    if (hasBrand(error)) return error as AnyConnectionError;
+    if (typeof error !== "object" || error === null) return undefined;
+    const found = safeSearch(error, recognizers);
+    return found && found.match.kind !== "unknown" ? found.match : undefined;
+  };
+}
+
+function makeJudge(recognizers: readonly Recognizer[]): Judge {
+  return Object.freeze({
+    classify: makeClassify(recognizers),
+    recognize: makeRecognize(recognizers),
+  });
+}
 
 /** A normalizer's decision without the "unknown" error: internal. */
-export type Recognize = (error: unknown, context?: NormalizeContext) => AnyConnectionError | undefined;
+export type Recognize = (
+  error: unknown,
+  context?: NormalizeContext,
+) => AnyConnectionError | undefined;
 
 function makeRecognize(recognizers: readonly Recognizer[]): Recognize {
   return (error, context) => {
@@ -204,7 +134,7 @@ function makeNormalizer(recognizers: readonly Recognizer[]): Normalizer {
       : undefined;
     return build(error, found, cleanContext(context));
   };
-  RECOGNIZE_OF.set(normalize, makeRecognize(recognizers));
+  JUDGE_OF.set(normalize, makeJudge(recognizers));
   return normalize;
 }
 
@@ -335,17 +265,16 @@ function describe(value: unknown): string {
 }
 
 /**
- * The {@link ConnectionError} for `error` when `normalize` recognizes it as a
- * connection failure (never kind `"unknown"`), else `undefined`: what the
- * policies decide with. Internal. A normalizer that did not come from
- * {@link createNormalizer} is called and its `"unknown"` read as not
- * recognized; if it throws, the error is not recognized.
+ * The {@link Judge} of `normalize`: the built-in one for `undefined`. A
+ * normalizer that did not come from {@link createNormalizer} is called, and
+ * its `"unknown"` read as not recognized; if it throws, the error is not
+ * recognized. Internal.
  */
-export function recognizerFor(normalize: Normalizer | undefined): Recognize {
-  if (normalize === undefined) return recognize;
-  const known = RECOGNIZE_OF.get(normalize);
+export function judgeOf(normalize: Normalizer | undefined): Judge {
+  if (normalize === undefined) return BUILT_IN_JUDGE;
+  const known = JUDGE_OF.get(normalize);
   if (known !== undefined) return known;
-  return (error, context) => {
+  const recognize: Recognize = (error, context) => {
     if (hasBrand(error)) return error as AnyConnectionError;
     try {
       const e: unknown = normalize(error, context);
@@ -356,110 +285,19 @@ export function recognizerFor(normalize: Normalizer | undefined): Recognize {
       return undefined;
     }
   };
+  return Object.freeze({ classify: (error: unknown) => recognize(error), recognize });
 }
 
-/**
- * The context with only well-typed fields, each read once: a caller's
- * mistake (a numeric host, a throwing getter) must not make the total
- * function throw.
- */
-function cleanContext(context: unknown): NormalizeContext | undefined {
-  if (context === undefined) return undefined;
-  const out: NormalizeContext = {};
-  if (typeof context !== "object" || context === null) return out;
-  const host = read(context, "host");
-  if (typeof host === "string") out.host = host;
-  const port = read(context, "port");
-  if (typeof port === "number" && Number.isInteger(port)) out.port = port;
-  const operation = read(context, "operation");
-  if (typeof operation === "string" && CONNECTION_OPERATIONS.includes(operation as never)) {
-    out.operation = operation as ConnectionOperation;
-  }
-  const runtime = read(context, "runtime");
-  if (typeof runtime === "string" && RUNTIMES.has(runtime)) out.runtime = runtime as RuntimeName;
-  const timeoutMs = read(context, "timeoutMs");
-  if (typeof timeoutMs === "number" && timeoutMs >= 0) out.timeoutMs = timeoutMs;
-  return out;
+/** The {@link Judge} `recognize` of `normalize` alone. Internal. */
+export function recognizerFor(normalize: Normalizer | undefined): Recognize {
+  return judgeOf(normalize).recognize;
 }
-
-const RUNTIMES: ReadonlySet<string> = new Set([
-  "deno",
-  "bun",
-  "node",
-  "workerd",
-  "edge-light",
-  "browser",
-  "unknown",
-]);
 
 /**
  * Like {@link normalizeError}, but gives `undefined` instead of building an
  * `"unknown"` error: what the policies use to decide, allocation-free for
  * errors that are not connection failures. Internal.
  */
-export const recognize: Recognize = makeRecognize(BUILT_IN);
-RECOGNIZE_OF.set(normalizeError, recognize);
-
-function build(
-  error: unknown,
-  found: Found | undefined,
-  context: NormalizeContext | undefined,
-): AnyConnectionError {
-  const kind: ConnectionErrorKind = found ? found.match.kind : "unknown";
-  const options: ConnectionErrorOptions = {
-    cause: error,
-    runtime: context?.runtime ?? detectRuntime(),
-  };
-  try {
-    fill(options, found, context);
-  } catch {
-    // Only ever reached through hostile input; the kind alone is still right.
-  }
-  return new ConnectionError(kind, options) as AnyConnectionError;
-}
-
-function fill(
-  options: ConnectionErrorOptions,
-  found: Found | undefined,
-  context: NormalizeContext | undefined,
-): void {
-  const node = found?.node;
-  const match = found?.match;
-  options.code = match?.code ?? codeOf(match?.kind) ?? found?.code;
-  options.host = context?.host ?? (node ? str(read(node, "address")) : undefined);
-  const port = context?.port ?? (node ? read(node, "port") : undefined);
-  if (typeof port === "number" && Number.isInteger(port)) options.port = port;
-  const syscall = node ? str(read(node, "syscall")) : undefined;
-  options.operation = context?.operation ?? match?.operation ??
-    (syscall !== undefined ? OPERATION_BY_SYSCALL[syscall] : undefined) ??
-    (match?.kind === "dns" ? "lookup" : match?.kind === "tls" ? "tls" : undefined);
-  if (match?.kind === "dns") {
-    options.temporary = match.temporary === true;
-    options.hostname = (node ? str(read(node, "hostname")) : undefined) ?? context?.host;
-  }
-  const timeoutMs = context?.timeoutMs ?? match?.timeoutMs;
-  if (typeof timeoutMs === "number") options.timeoutMs = timeoutMs;
-  if (typeof match?.sent === "boolean") options.sent = match.sent;
-  const message = str(read(found ? found.node : options.cause as object ?? {}, "message"));
-  if (message) options.message = message;
-}
-
-/** The POSIX name for kinds whose code is certain when the runtime gave none. */
-function codeOf(kind: ConnectionErrorKind | undefined): string | undefined {
-  switch (kind) {
-    case "refused":
-      return "ECONNREFUSED";
-    case "reset":
-      return "ECONNRESET";
-    case "aborted":
-      return "ECONNABORTED";
-    case "broken_pipe":
-      return "EPIPE";
-    case "address_in_use":
-      return "EADDRINUSE";
-    case "address_unavailable":
-      return "EADDRNOTAVAIL";
-    default:
-      return undefined;
-  }
-}
+const BUILT_IN_JUDGE: Judge = makeJudge(BUILT_IN);
+export const recognize: Recognize = BUILT_IN_JUDGE.recognize;
+JUDGE_OF.set(normalizeError, BUILT_IN_JUDGE);

@@ -12,7 +12,7 @@ import { keyedCircuitBreaker } from "../policies/keyed_breaker.ts";
 import { retry, type RetryEvent } from "../policies/retry.ts";
 import { timeout } from "../policies/timeout.ts";
 import { consecutiveFailures } from "../policies/trip/consecutive_failures.ts";
-import type { ExecutionContext, Policy } from "../policies/types.ts";
+import type { ExecutionContext } from "../policies/types.ts";
 import { checkFetchOptions } from "./_options.ts";
 import {
   addressed,

@@ -10,17 +10,12 @@
 
 import type { Clock } from "../clock.ts";
 import type { AnyConnectionError } from "../errors/connection_error.ts";
-import { CONNECTION_ERROR_KINDS, type ConnectionErrorKind } from "../errors/kinds.ts";
-import { type Normalizer, normalizeError, type Recognize } from "../errors/normalize_error.ts";
+import { CONNECTION_ERROR_KINDS } from "../errors/kinds.ts";
+import { type Judge, normalizeError, type Normalizer } from "../errors/normalize_error.ts";
 import { MAX_DELAY_MS } from "./backoff.ts";
 import { type Call, signalOf, type Sink, Strategy } from "./_engine.ts";
-import type { TripCounter, TripStrategy } from "./breaker_strategies.ts";
-import type {
-  BreakerOn,
-  CircuitBreakerOptions,
-  CircuitState,
-  HalfOpenBackoff,
-} from "./breaker_options.ts";
+import type { TripCounter, TripStrategy } from "./trip/types.ts";
+import type { CircuitBreakerOptions, CircuitState, HalfOpenBackoff } from "./breaker_options.ts";
 import type {
   BreakEvent,
   HalfOpenEvent,
@@ -31,15 +26,18 @@ import type {
 import { checkSnapshot, type CircuitBreakerSnapshot } from "./breaker_snapshot.ts";
 import { refusal } from "./broken_circuit_error.ts";
 import { Emitter } from "./events.ts";
-import { cancelledBy } from "./_outgoing.ts";
+import { parseOn } from "./_on.ts";
+import { SlowCallRule, type SlowCalls } from "./_slow_calls.ts";
+import { cancelledBy, onward } from "./_outgoing.ts";
 import type { ExecutionContext } from "./types.ts";
+import { BreakerSync } from "../fleet/_breaker_sync.ts"; // fleet (issue 13)
+import { type FleetSettings, fleetSettings } from "../fleet/_sync.ts"; // fleet (issue 13)
 import {
   clock as checkClock,
   duration,
-  normalizer,
+  judge,
   optionsObject,
   positiveInteger,
-  rangeError,
   typeError,
 } from "./_validate.ts";
 
@@ -63,8 +61,12 @@ export class BreakerSettings {
   readonly successes: number;
   readonly probeTimeout: number;
   readonly clock: Clock;
-  readonly recognize: Recognize;
+  readonly judge: Judge;
   readonly normalize: Normalizer;
+  /** fleet (issue 13): the validated `fleet` option. */
+  readonly fleet: FleetSettings | undefined;
+  /** The slow-call rule, when `slowCall` is given. */
+  readonly slowCall: SlowCallRule | undefined;
 
   constructor(options: unknown, api = "circuitBreaker") {
     if (options === undefined) typeError(api, "options", "an object", options);
@@ -77,6 +79,8 @@ export class BreakerSettings {
     const probeTimeout = o.probeTimeout;
     const clock = o.clock;
     const normalize = o.normalize;
+    const fleet = o.fleet; // fleet (issue 13)
+    const slowCall = o.slowCall;
     if (
       typeof trip !== "object" || trip === null ||
       typeof (trip as TripStrategy).create !== "function"
@@ -101,27 +105,9 @@ export class BreakerSettings {
         halfOpenAfter,
       );
     }
-    if (on === undefined) {
-      this.kinds = DEFAULT_KINDS;
-      this.predicate = undefined;
-    } else if (typeof on === "function") {
-      this.kinds = undefined;
-      this.predicate = on;
-    } else if (Array.isArray(on)) {
-      const kinds = new Set<string>();
-      for (const kind of on as unknown[]) {
-        if (typeof kind !== "string") typeError(api, "on", "a list of connection error kinds", on);
-        if (!CONNECTION_ERROR_KINDS.includes(kind as ConnectionErrorKind)) {
-          rangeError(api, "on", "a list of connection error kinds", on);
-        }
-        kinds.add(kind);
-      }
-      if (kinds.size === 0) rangeError(api, "on", "a non-empty list of connection error kinds", on);
-      this.kinds = kinds;
-      this.predicate = undefined;
-    } else {
-      typeError(api, "on", "a list of connection error kinds or a function", on);
-    }
+    const parsed = parseOn<(error: unknown, normalized: AnyConnectionError) => boolean>(api, on);
+    this.kinds = parsed.predicate === undefined ? parsed.kinds ?? DEFAULT_KINDS : undefined;
+    this.predicate = parsed.predicate;
     this.maxProbes = maxProbes === undefined
       ? 1
       : positiveInteger(api, "halfOpenMaxProbes", maxProbes);
@@ -132,8 +118,10 @@ export class BreakerSettings {
       ? 60_000
       : duration(api, "probeTimeout", probeTimeout, true);
     this.clock = checkClock(api, clock);
-    this.recognize = normalizer(api, normalize);
+    this.judge = judge(api, normalize);
     this.normalize = normalize ?? normalizeError;
+    this.fleet = fleetSettings(api, fleet, "circuitBreaker"); // fleet (issue 13)
+    this.slowCall = slowCall === undefined ? undefined : new SlowCallRule(api, slowCall);
     Object.freeze(this);
   }
 }
@@ -189,6 +177,14 @@ export class BreakerCore extends Strategy {
   events: BreakerEvents | undefined = undefined;
   readonly parent: BreakerParent | undefined;
   readonly key: string | undefined;
+  /** The recent calls' durations, when `slowCall` is given. */
+  readonly slow: SlowCalls | undefined;
+  /**
+   * fleet (issue 13): the one hook into the fleet (src/fleet/_breaker_sync.ts),
+   * called by run, the counting, the probes, isolate and reset. Set only with
+   * `fleet` (`declare`: a breaker without one keeps its size and shape).
+   */
+  declare readonly fleet?: BreakerSync;
 
   constructor(
     owner: object,
@@ -201,6 +197,9 @@ export class BreakerCore extends Strategy {
     this.parent = parent;
     this.key = key;
     this.counter = settings.trip.create(settings.clock);
+    this.slow = settings.slowCall?.window(settings.clock);
+    // fleet (issue 13)
+    if (settings.fleet !== undefined) this.fleet = new BreakerSync(this, settings.fleet, key);
   }
 
   /** The state now (an `open` breaker whose wait is over reads `half_open`). */
@@ -215,17 +214,21 @@ export class BreakerCore extends Strategy {
 
   run(call: Call, index: number, ctx: ExecutionContext, sink: Sink): void {
     if (this.s === CLOSED) {
-      call.next(index + 1, ctx, new BreakerCall(this, this.epoch, sink));
+      call.next(index + 1, ctx, new BreakerCall(this, this.epoch, sink, this.started()));
       return;
     }
     const now = this.settings.clock.now();
+    this.fleet?.polled(); // fleet (issue 13): a breaker that refuses still hears the fleet
     this.tick(now);
     const state = this.s as S;
     if (state === CLOSED) {
-      call.next(index + 1, ctx, new BreakerCall(this, this.epoch, sink));
+      call.next(index + 1, ctx, new BreakerCall(this, this.epoch, sink, this.started()));
       return;
     }
-    if (state === HALF_OPEN && this.ep!.probes < this.settings.maxProbes) {
+    if (
+      state === HALF_OPEN && this.ep!.probes < this.settings.maxProbes &&
+      (this.fleet === undefined || this.fleet.probe()) // fleet (issue 13): probes leased fleet-wide
+    ) {
       this.ep!.probes++;
       this.ep!.lastProbeAt = now;
       const probe = new ProbeCall(this, this.epoch, signalOf(ctx), sink);
@@ -242,29 +245,49 @@ export class BreakerCore extends Strategy {
     sink.fail(error);
   }
 
+  /** When a call starts, for the slow-call rule; 0 without one (no clock read). */
+  started(): number {
+    return this.slow === undefined ? 0 : this.settings.clock.now();
+  }
+
+  /** Records how long a counted call took; opens the breaker when too many are slow. */
+  timed(epoch: number, start: number): void {
+    const slow = this.slow;
+    if (slow === undefined || epoch !== this.epoch || this.s !== CLOSED) return;
+    const now = this.settings.clock.now();
+    if (slow.record(now - start)) this.open(now, "slow_calls", undefined);
+  }
+
   /** Counts a success, unless the breaker has moved on since the call started. */
   succeeded(epoch: number): void {
-    if (epoch === this.epoch) this.counter.success();
+    if (epoch === this.epoch) {
+      this.counter.success();
+      this.fleet?.counted(false); // fleet (issue 13)
+    }
   }
 
   /** Counts a failure (when it counts, and the breaker has not moved on); returns what to throw. */
   failed(error: unknown, epoch: number): unknown {
-    const ce = this.settings.recognize(error);
-    if (epoch === this.epoch && this.counts(error, ce) && this.counter.failure()) {
-      this.open(this.settings.clock.now(), "tripped", ce ?? error);
+    if (epoch === this.epoch && this.counts(error)) {
+      this.fleet?.counted(true); // fleet (issue 13)
+      if (this.counter.failure()) this.open(this.settings.clock.now(), "tripped", error);
     }
-    return ce ?? error;
+    return onward(error, this.settings.judge);
   }
 
   probeSucceeded(): void {
+    this.fleet?.probeEnded(true); // fleet (issue 13)
     if (++this.ep!.probeSuccesses >= this.settings.successes) this.close("probes_succeeded");
   }
 
-  counts(error: unknown, ce: AnyConnectionError | undefined): boolean {
+  counts(error: unknown): boolean {
     const s = this.settings;
-    if (s.kinds !== undefined) return ce !== undefined && s.kinds.has(ce.kind);
+    if (s.kinds !== undefined) {
+      const verdict = s.judge.classify(error);
+      return verdict !== undefined && s.kinds.has(verdict.kind);
+    }
     try {
-      return s.predicate!(error, ce ?? s.normalize(error)) === true;
+      return s.predicate!(error, s.judge.recognize(error) ?? s.normalize(error)) === true;
     } catch {
       // A predicate that throws must not replace the caller's error: not counted.
       return false;
@@ -296,6 +319,7 @@ export class BreakerCore extends Strategy {
     this.epoch++;
     // The counts led here; the next closed period starts from nothing.
     this.counter.reset();
+    this.slow?.reset();
     this.ep.openings++;
     this.ep!.delay = this.halfOpenDelay();
     this.ep!.openedAt = now;
@@ -304,7 +328,12 @@ export class BreakerCore extends Strategy {
     this.s = OPEN;
     this.changed(from, OPEN);
     if (this.events?.break.has) {
-      this.events.break.emit({ state: "open", reason, error, retryAfterMs: this.ep!.delay });
+      this.events.break.emit({
+        state: "open",
+        reason,
+        error: error === undefined ? undefined : this.settings.judge.recognize(error) ?? error,
+        retryAfterMs: this.ep!.delay,
+      });
     }
   }
 
@@ -326,6 +355,7 @@ export class BreakerCore extends Strategy {
     const from = this.s;
     this.epoch++;
     this.counter.reset();
+    this.slow?.reset();
     this.ep = undefined;
     if (from === CLOSED) return;
     this.s = CLOSED;
@@ -359,6 +389,7 @@ export class BreakerCore extends Strategy {
   isolate(): Disposable & { dispose(): void } {
     const ep = this.ep ??= new Episode();
     ep.isolations++;
+    this.fleet?.isolated(); // fleet (issue 13)
     if (this.s !== ISOLATED) {
       const from = this.s;
       this.epoch++;
@@ -380,6 +411,7 @@ export class BreakerCore extends Strategy {
       // A handle from before a reset() must not end a later isolation.
       if (disposed || epoch !== this.epoch) return;
       disposed = true;
+      this.fleet?.released(); // fleet (issue 13)
       if (--this.ep!.isolations === 0) this.close("reset");
     };
     return { dispose, [Symbol.dispose]: dispose };
@@ -387,6 +419,7 @@ export class BreakerCore extends Strategy {
 
   /** Closes the breaker, whatever its state, and forgets every count. */
   reset(): void {
+    this.fleet?.reset(); // fleet (issue 13)
     this.close("reset");
   }
 
@@ -448,22 +481,24 @@ export class BreakerCore extends Strategy {
   }
 }
 
-
 /** A closed breaker's call: counts how the layers inside it ended. */
 class BreakerCall implements Sink {
   readonly #core: BreakerCore;
   readonly #epoch: number;
   readonly #sink: Sink;
+  readonly #start: number;
 
-  constructor(core: BreakerCore, epoch: number, sink: Sink) {
+  constructor(core: BreakerCore, epoch: number, sink: Sink, start: number) {
     this.#core = core;
     this.#epoch = epoch;
     this.#sink = sink;
+    this.#start = start;
   }
 
   ok(value: unknown): void {
     try {
       this.#core.succeeded(this.#epoch);
+      if (this.#core.slow !== undefined) this.#core.timed(this.#epoch, this.#start);
     } catch (error) {
       this.#sink.fail(error); // a custom TripCounter that throws rejects the call with it
       return;
@@ -474,7 +509,10 @@ class BreakerCall implements Sink {
   fail(error: unknown): void {
     let out: unknown;
     try {
-      out = this.#core.failed(error, this.#epoch);
+      const core = this.#core;
+      // Timed first: a failure that opens the breaker moves the epoch on.
+      if (core.slow !== undefined && core.counts(error)) core.timed(this.#epoch, this.#start);
+      out = core.failed(error, this.#epoch);
     } catch (thrown) {
       out = thrown; // a TripCounter that throws rejects the call with it
     }
@@ -557,10 +595,10 @@ class ProbeCall implements Sink {
     const core = this.#core;
     let out: unknown = error;
     try {
-      const ce = core.settings.recognize(error);
-      out = ce ?? error;
-      if (this.#release() && core.counts(error, ce)) {
-        core.open(core.settings.clock.now(), "probe_failed", out);
+      out = onward(error, core.settings.judge);
+      if (this.#release() && core.counts(error)) {
+        core.open(core.settings.clock.now(), "probe_failed", error);
+        core.fleet?.probeEnded(false); // fleet (issue 13)
       }
     } catch (thrown) {
       out = thrown;

@@ -10,7 +10,9 @@
  * run as a one-layer pipeline; `pipeline()` chains the runs. So the
  * operation's promise gets one reaction and the call makes one promise,
  * however many layers there are, and nothing between the layers can throw
- * past them.
+ * past them. A failure passes through the layers as it was thrown (each
+ * decides on a cheap verdict, see `Judge`) and becomes a `ConnectionError`
+ * once, where it leaves the call.
  *
  * A layer that is not one of faultline's own policies (a third-party
  * `Policy`, a subclass, an instance whose `execute` was replaced) runs
@@ -19,6 +21,7 @@
  * @module
  */
 
+import { recognize } from "../errors/normalize_error.ts";
 import { cancelledBy } from "./_outgoing.ts";
 import { Context } from "./_context.ts";
 import type { ExecutionContext, Policy } from "./types.ts";
@@ -89,7 +92,11 @@ export class Plan {
   /** The API named in a bad-argument error: "retry", "pipeline". */
   readonly name: string;
 
-  constructor(layers: readonly object[], strategies: readonly (Strategy | undefined)[], name: string) {
+  constructor(
+    layers: readonly object[],
+    strategies: readonly (Strategy | undefined)[],
+    name: string,
+  ) {
     this.layers = layers;
     this.strategies = strategies;
     this.name = name;
@@ -163,8 +170,13 @@ export class Call implements Sink {
     this.resolve!(value);
   }
 
+  /**
+   * The call failed: the error leaves as a ConnectionError when recognized.
+   * This is the one place a failure becomes one, so the attempts a retry
+   * made before never cost a ConnectionError (and its stack trace) each.
+   */
   fail(error: unknown): void {
-    this.reject!(error);
+    this.reject!(recognize(error) ?? error);
   }
 
   /** Runs the layer at `index` (the operation, past the last) with `ctx`, reporting to `sink`. */
@@ -184,9 +196,13 @@ export class Call implements Sink {
       return;
     }
     const layer = plan.layers[index] as Policy;
+    // What leaves faultline's layers for a third-party one leaves as from a call.
     const inner: Operation = index + 1 === plan.layers.length
       ? this.#fn
-      : (c) => new Promise((ok, fail) => this.next(index + 1, c, { ok, fail }));
+      : (c) =>
+        new Promise((ok, fail) =>
+          this.next(index + 1, c, { ok, fail: (e) => fail(recognize(e) ?? e) })
+        );
     let result: unknown;
     try {
       result = layer.execute(inner, signalOf(ctx));

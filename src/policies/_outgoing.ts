@@ -6,7 +6,7 @@
  */
 
 import { type AnyConnectionError, ConnectionError, hasBrand } from "../errors/connection_error.ts";
-import { recognize, type Recognize } from "../errors/normalize_error.ts";
+import { type Judge, judgeOf, type Recognize, recognize } from "../errors/normalize_error.ts";
 import { detectRuntime } from "../runtime.ts";
 
 /**
@@ -38,4 +38,16 @@ export function cancelledBy(signal: AbortSignal): AnyConnectionError {
     cause: reason,
     runtime: detectRuntime(),
   }) as AnyConnectionError;
+}
+
+const BUILT_IN = judgeOf(undefined);
+
+/**
+ * What a layer passes outward on failure. Errors leave a call as
+ * ConnectionErrors (the engine converts once, where the error leaves), so a
+ * layer hands on the error as it came; only a layer with a normalizer of the
+ * user's own converts it here, since nothing outside it knows that client.
+ */
+export function onward(error: unknown, judge: Judge): unknown {
+  return judge === BUILT_IN ? error : judge.recognize(error) ?? error;
 }

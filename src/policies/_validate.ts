@@ -6,7 +6,13 @@
  */
 
 import { type Clock, realClock } from "../clock.ts";
-import { type Normalizer, type Recognize, recognizerFor } from "../errors/normalize_error.ts";
+import {
+  type Judge,
+  judgeOf,
+  type Normalizer,
+  type Recognize,
+  recognizerFor,
+} from "../errors/normalize_error.ts";
 
 /** A value as an error message shows it: JSON where JSON can say it, `NaN` as `NaN`. */
 export function show(value: unknown): string {
@@ -120,4 +126,10 @@ export function normalizer(api: string, value: unknown): Recognize {
     typeError(api, "normalize", "a function (normalizeError or one from createNormalizer)", value);
   }
   return recognizerFor(value as Normalizer | undefined);
+}
+
+/** The `normalize` option as a policy decides with it: see {@link normalizer}. */
+export function judge(api: string, value: unknown): Judge {
+  normalizer(api, value);
+  return judgeOf(value as Normalizer | undefined);
 }

@@ -40,7 +40,7 @@ export interface BreakEvent {
   /** `open`, or `isolated` for {@link CircuitBreaker.isolate}. */
   readonly state: "open" | "isolated";
   /** What opened it. */
-  readonly reason: "tripped" | "probe_failed" | "probe_timed_out" | "isolated";
+  readonly reason: "tripped" | "slow_calls" | "probe_failed" | "probe_timed_out" | "isolated";
   /** The failure that opened it (as it leaves the breaker), when there was one. */
   readonly error: unknown;
   /** How long until it half-opens, or `undefined` when isolated. */
@@ -95,4 +95,3 @@ export interface RejectedEvent {
   /** The error the call rejected with. */
   readonly error: BrokenCircuitError;
 }
-

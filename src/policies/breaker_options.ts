@@ -8,7 +8,8 @@ import type { Clock } from "../clock.ts";
 import type { AnyConnectionError } from "../errors/connection_error.ts";
 import type { ConnectionErrorKind } from "../errors/kinds.ts";
 import type { Normalizer } from "../errors/normalize_error.ts";
-import type { TripStrategy } from "./breaker_strategies.ts";
+import type { TripStrategy } from "./trip/types.ts";
+import type { FleetOptions } from "../fleet/store.ts";
 
 /**
  * The state of a {@link CircuitBreaker}.
@@ -55,6 +56,7 @@ export interface HalfOpenBackoff {
  * ```
  */
 export type BreakerOn =
+  | ConnectionErrorKind
   | readonly ConnectionErrorKind[]
   | ((error: unknown, normalized: AnyConnectionError) => boolean);
 
@@ -93,6 +95,14 @@ export interface CircuitBreakerOptions {
    */
   probeTimeout?: number;
   /**
+   * Also open on slow calls, as resilience4j does: when at least
+   * `minimumCalls` calls were recorded in the last `windowMs` (default
+   * 60 000) and the share that took `durationMs` or longer reaches
+   * `threshold`, the breaker opens (reason `"slow_calls"`), alongside its
+   * `trip` strategy. Default: none.
+   */
+  slowCall?: SlowCallOptions;
+  /**
    * How to tell a connection failure from any other error: a normalizer
    * from {@link createNormalizer} that knows your clients. Default
    * {@link normalizeError}.
@@ -100,5 +110,35 @@ export interface CircuitBreakerOptions {
   normalize?: Normalizer;
   /** The source of time. Default `realClock`. */
   clock?: Clock;
+  /**
+   * Share the breaker with every process that uses the same store and key:
+   * the fleet opens on its failure rate (once `minInstances` instances saw
+   * failures), `isolate()` and `reset()` act fleet-wide, and half-open probes
+   * are leased fleet-wide. See {@link FleetOptions}.
+   */
+  fleet?: FleetOptions;
 }
 
+/**
+ * The `slowCall` option of {@link circuitBreaker}: open on the share of slow
+ * calls, alongside the `trip` strategy.
+ *
+ * @example
+ * ```ts
+ * import { circuitBreaker, consecutiveFailures, type SlowCallOptions } from "@faultline/faultline";
+ *
+ * // Open when half of at least 20 calls in the last 30 s took 2 s or more.
+ * const slowCall: SlowCallOptions = { durationMs: 2_000, threshold: 0.5, minimumCalls: 20, windowMs: 30_000 };
+ * const breaker = circuitBreaker({ trip: consecutiveFailures(5), halfOpenAfter: 10_000, slowCall });
+ * ```
+ */
+export interface SlowCallOptions {
+  /** A call that takes this long or longer (ms) is slow. Required. */
+  durationMs: number;
+  /** The share of slow calls, above 0 and at most 1, that opens the breaker. Required. */
+  threshold: number;
+  /** The fewest calls in the window before the share is trusted. Default 10. */
+  minimumCalls?: number;
+  /** How far back the share looks, in ms. Default 60 000. */
+  windowMs?: number;
+}

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { TripSnapshot } from "./breaker_strategies.ts";
+import type { TripSnapshot } from "./trip/types.ts";
 import type { CircuitState } from "./breaker_options.ts";
 import { MAX_DELAY_MS } from "./backoff.ts";
 import { show } from "./_validate.ts";
@@ -93,4 +93,3 @@ export function checkSnapshot(snapshot: unknown, successes: number): CircuitBrea
   }
   return s as unknown as CircuitBreakerSnapshot;
 }
-

@@ -5,6 +5,10 @@
  * @module
  */
 
+import { brandFor, carries } from "../errors/_brand.ts";
+
+const BROKEN: unique symbol = brandFor("BrokenCircuitError") as never;
+
 /**
  * The error a breaker rejects with while it does not let a call through.
  *
@@ -52,6 +56,22 @@ export class BrokenCircuitError extends Error {
     this.state = state;
     this.retryAfterMs = retryAfterMs;
     this.key = key;
+  }
+
+  /** The brand that `instanceof` looks for, so that another copy of faultline's errors pass too. */
+  get [BROKEN](): true {
+    return true;
+  }
+
+  /**
+   * True for any faultline `BrokenCircuitError`, even one made by another copy of the
+   * library; subclasses keep the ordinary prototype check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== BrokenCircuitError) {
+      return Function.prototype[Symbol.hasInstance].call(this, value);
+    }
+    return carries(value, BROKEN);
   }
 
   static {
@@ -108,4 +128,3 @@ function brokenMessage(
       return `The circuit${of} is isolated: call refused until reset()`;
   }
 }
-

@@ -6,15 +6,16 @@
  * @module
  */
 
-import type { Normalizer, Recognize } from "../errors/normalize_error.ts";
-import { type Call, executeSolo, signalOf, type Sink, Strategy, STRATEGY } from "./_engine.ts";
+import { brandFor, carries } from "../errors/_brand.ts";
+import type { Judge, Normalizer } from "../errors/normalize_error.ts";
+import { type Call, executeSolo, signalOf, type Sink, STRATEGY, Strategy } from "./_engine.ts";
 import { Emitter, type Event } from "./events.ts";
-import { cancelledBy, outgoing } from "./_outgoing.ts";
+import { cancelledBy, onward } from "./_outgoing.ts";
 import type { ExecutionContext, Policy } from "./types.ts";
 import {
   fn as checkFunction,
+  judge,
   nonNegativeInteger,
-  normalizer,
   optionsObject,
   positiveInteger,
 } from "./_validate.ts";
@@ -53,6 +54,8 @@ export interface BulkheadRejectedEvent {
   readonly error: BulkheadRejectedError;
 }
 
+const REJECTED: unique symbol = brandFor("BulkheadRejectedError") as never;
+
 /**
  * The error of a call that found every slot and every queue place taken. It
  * is not a connection failure: the operation was never called.
@@ -85,6 +88,22 @@ export class BulkheadRejectedError extends Error {
     this.name = "BulkheadRejectedError";
     this.limit = limit;
     this.queue = queue;
+  }
+
+  /** The brand that `instanceof` looks for, so that another copy of faultline's errors pass too. */
+  get [REJECTED](): true {
+    return true;
+  }
+
+  /**
+   * True for any faultline `BulkheadRejectedError`, even one made by another copy of the
+   * library; subclasses keep the ordinary prototype check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== BulkheadRejectedError) {
+      return Function.prototype[Symbol.hasInstance].call(this, value);
+    }
+    return carries(value, REJECTED);
   }
 }
 
@@ -129,18 +148,18 @@ class Waiter {
 class BulkheadCore extends Strategy {
   readonly limit: number;
   readonly queue: number;
-  readonly recognize: Recognize;
+  readonly judge: Judge;
   executing = 0;
   queued = 0;
   first: Waiter | undefined = undefined;
   last: Waiter | undefined = undefined;
   readonly rejected: Emitter<BulkheadRejectedEvent> = new Emitter<BulkheadRejectedEvent>();
 
-  constructor(limit: number, queue: number, recognize: Recognize) {
+  constructor(limit: number, queue: number, judge: Judge) {
     super(BulkheadPolicy.prototype, "bulkhead");
     this.limit = limit;
     this.queue = queue;
-    this.recognize = recognize;
+    this.judge = judge;
   }
 
   run(call: Call, index: number, ctx: ExecutionContext, sink: Sink): void {
@@ -210,7 +229,7 @@ class BulkheadCall implements Sink {
 
   fail(error: unknown): void {
     this.#core.release();
-    this.#sink.fail(outgoing(error, this.#core.recognize));
+    this.#sink.fail(onward(error, this.#core.judge));
   }
 }
 
@@ -245,7 +264,7 @@ export class BulkheadPolicy implements Policy {
     const queue = opts.queue;
     this.queue = queue === undefined ? 0 : nonNegativeInteger("bulkhead", "queue", queue);
     const onRejected = opts.onRejected;
-    const core = new BulkheadCore(this.limit, this.queue, normalizer("bulkhead", opts.normalize));
+    const core = new BulkheadCore(this.limit, this.queue, judge("bulkhead", opts.normalize));
     if (onRejected !== undefined) {
       core.rejected.subscribe(
         checkFunction<(event: BulkheadRejectedEvent) => void>("bulkhead", "onRejected", onRejected),

@@ -177,7 +177,10 @@ describe("bulkhead()", () => {
 
   test("bulkhead() passes the attempt and the signal to the operation", async () => {
     // The attempt of a retry outside it, in a pipeline.
-    const policy = pipeline(retry({ maxAttempts: 4, backoff: constantBackoff(0), on: () => true }), bulkhead(1));
+    const policy = pipeline(
+      retry({ maxAttempts: 4, backoff: constantBackoff(0), on: () => true }),
+      bulkhead(1),
+    );
     const controller = new AbortController();
     const seen = await policy.execute((ctx) => {
       if (ctx.attempt < 4) throw new Error("again");

@@ -9,17 +9,13 @@
  *
  * Where each part lives: the options in `breaker_options.ts`, the events in
  * `breaker_events.ts`, the snapshot in `breaker_snapshot.ts`, the error in
- * `broken_circuit_error.ts`, the trip strategies in `breaker_strategies.ts`,
+ * `broken_circuit_error.ts`, the trip strategies in `trip/`,
  * and the state machine, written once, in `_breaker_core.ts`.
  *
  * @module
  */
 
-import {
-  type BreakerParent,
-  BreakerCore,
-  BreakerSettings,
-} from "./_breaker_core.ts";
+import { BreakerCore, type BreakerParent, BreakerSettings } from "./_breaker_core.ts";
 import { executeSolo, STRATEGY } from "./_engine.ts";
 import type {
   BreakEvent,
@@ -30,14 +26,16 @@ import type {
 } from "./breaker_events.ts";
 import type { CircuitBreakerOptions, CircuitState } from "./breaker_options.ts";
 import type { CircuitBreakerSnapshot } from "./breaker_snapshot.ts";
-import type { Event } from "./events.ts";
+import { Emitter, type Event } from "./events.ts";
 import type { ExecutionContext, Policy } from "./types.ts";
+import type { FleetErrorEvent } from "../fleet/store.ts"; // fleet (issue 13)
 
 export type {
   BreakerOn,
   CircuitBreakerOptions,
   CircuitState,
   HalfOpenBackoff,
+  SlowCallOptions,
 } from "./breaker_options.ts";
 export type {
   BreakEvent,
@@ -91,7 +89,12 @@ export class CircuitBreaker implements Policy {
   constructor(options: CircuitBreakerOptions) {
     this[STRATEGY] = options instanceof Child
       ? new BreakerCore(CircuitBreaker.prototype, options.settings, options.parent, options.key)
-      : new BreakerCore(CircuitBreaker.prototype, new BreakerSettings(options), undefined, undefined);
+      : new BreakerCore(
+        CircuitBreaker.prototype,
+        new BreakerSettings(options),
+        undefined,
+        undefined,
+      );
   }
 
   /** The state now (an `open` breaker whose wait is over reads `half_open`). */
@@ -185,6 +188,25 @@ export class CircuitBreaker implements Policy {
    */
   restore(snapshot: CircuitBreakerSnapshot): void {
     this[STRATEGY].restore(snapshot);
+  }
+
+  // fleet (issue 13): the fleet's event and the end of its sync.
+  /** Listens to failed fleet store requests (with `fleet` only). */
+  get onFleetError(): Event<FleetErrorEvent> {
+    return (this[STRATEGY].fleet?.errors ?? new Emitter<FleetErrorEvent>()).subscribe;
+  }
+
+  /**
+   * Stops talking to the fleet store (with `fleet`) and clears its timer;
+   * the breaker goes on alone. Without `fleet` it does nothing.
+   */
+  close(): void {
+    this[STRATEGY].fleet?.sync.close();
+  }
+
+  /** The same as {@link CircuitBreaker.close}, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 }
 

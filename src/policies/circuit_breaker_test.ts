@@ -9,7 +9,9 @@ import {
   type CircuitBreakerOptions,
   type CircuitBreakerSnapshot,
 } from "./circuit_breaker.ts";
-import { consecutiveFailures, failureRate } from "./breaker_strategies.ts";
+import { consecutiveFailures } from "./trip/consecutive_failures.ts";
+import { failureRate } from "./trip/failure_rate.ts";
+import { keyedCircuitBreaker } from "./keyed_breaker.ts";
 import { pipeline } from "./pipeline.ts";
 import { retry } from "./retry.ts";
 import { constantBackoff } from "./backoff.ts";
@@ -352,7 +354,10 @@ describe("circuitBreaker()", () => {
     const { b } = breaker();
     const controller = new AbortController();
     // The attempt of a retry outside it, in a pipeline.
-    const outer = pipeline(retry({ maxAttempts: 3, backoff: constantBackoff(0), on: () => true }), b);
+    const outer = pipeline(
+      retry({ maxAttempts: 3, backoff: constantBackoff(0), on: () => true }),
+      b,
+    );
     const seen = await outer.execute((ctx) => {
       if (ctx.attempt < 3) throw new Error("again");
       return [ctx.signal, ctx.attempt] as const;
@@ -368,7 +373,8 @@ describe("circuitBreaker()", () => {
     assert.equal(b.state, "open");
   });
 
-  test("circuitBreaker() does not count a call that started before the state changed", async () => {
+  test("circuitBreaker() does not count a call that started before the state changed, success or failure", async () => {
+    // A failure that lands after the breaker opened and closed again.
     const { b, clock } = breaker({ trip: consecutiveFailures(1) });
     let release!: (v: unknown) => void;
     const late = b.execute(() =>
@@ -380,6 +386,65 @@ describe("circuitBreaker()", () => {
     release(undefined);
     await late.catch(() => {});
     assert.equal(b.state, "closed");
+
+    // A success that lands after isolate() and reset(): had it counted, the
+    // run of failures would have started again.
+    const { b: b2 } = breaker({ trip: consecutiveFailures(2) });
+    let resolveOld!: (v: string) => void;
+    const old = b2.execute(() => new Promise<string>((r) => (resolveOld = r)));
+    b2.isolate();
+    b2.reset();
+    await b2.execute(fail).catch(() => {});
+    resolveOld("late");
+    assert.equal(await old, "late");
+    await b2.execute(fail).catch(() => {});
+    assert.equal(b2.state, "open");
+
+    // A failure that lands after isolate() and reset().
+    const { b: b3 } = breaker({ trip: consecutiveFailures(1) });
+    let rejectOld!: (e: unknown) => void;
+    const old3 = b3.execute(() => new Promise<never>((_, r) => (rejectOld = r)));
+    b3.isolate();
+    b3.reset();
+    rejectOld(refusedError());
+    await old3.catch(() => {});
+    assert.equal(b3.state, "closed", "a stale failure does not open it");
+  });
+
+  test("circuitBreaker() does not count a synchronous success of a call during which it moved on", async () => {
+    const clock = new ManualClock();
+    const breaker = circuitBreaker({ trip: consecutiveFailures(2), halfOpenAfter: 1000, clock });
+    await breaker.execute(fail).catch(() => {});
+    assert.equal(
+      await breaker.execute(() => {
+        breaker.isolate();
+        breaker.reset();
+        return "sync";
+      }),
+      "sync",
+    );
+    await breaker.execute(fail).catch(() => {});
+    assert.equal(breaker.state, "closed", "one failure since the reset");
+    await breaker.execute(fail).catch(() => {});
+    assert.equal(breaker.state, "open");
+  });
+
+  test("circuitBreaker() awaits a thenable (even a function) and counts a plain value, null included, as a success", async () => {
+    const clock = new ManualClock();
+    const breaker = circuitBreaker({ trip: consecutiveFailures(2), halfOpenAfter: 1000, clock });
+    const rejecting = Object.assign(() => {}, {
+      then: (_: unknown, reject: (e: unknown) => void) => reject(refusedError()),
+    });
+    await assert.rejects(breaker.execute(() => rejecting as unknown as Promise<never>));
+    assert.equal(await breaker.execute(() => null), null, "a null result is a success");
+    await breaker.execute(fail).catch(() => {});
+    assert.equal(breaker.state, "closed", "the null success started the count again");
+    const notThenable = { then: "no" };
+    assert.equal(await breaker.execute(() => notThenable), notThenable);
+    await breaker.execute(fail).catch(() => {});
+    assert.equal(breaker.state, "closed");
+    await breaker.execute(() => rejecting as unknown as Promise<never>).catch(() => {});
+    assert.equal(breaker.state, "open", "the thenable's rejection counted");
   });
 
   test("isolate() refuses every call until reset()", async () => {
@@ -487,27 +552,6 @@ describe("circuitBreaker()", () => {
     }
   });
 
-  test("circuitBreaker() reads its options once", async () => {
-    const clock = new ManualClock();
-    const options: CircuitBreakerOptions = {
-      trip: consecutiveFailures(1),
-      halfOpenAfter: 1000,
-      clock,
-    };
-    const b = circuitBreaker(options);
-    options.halfOpenAfter = 0;
-    options.trip = consecutiveFailures(5);
-    await b.execute(fail).catch(() => {});
-    assert.equal(b.state, "open");
-    assert.equal(b.state, "open"); // still waiting 1000 ms
-    const polluted = JSON.parse(
-      '{"halfOpenAfter": 10, "__proto__": {"polluted": true}, "constructor": {"x": 1}}',
-    );
-    polluted.trip = consecutiveFailures(1);
-    circuitBreaker(polluted);
-    assert.equal(({} as Record<string, unknown>).polluted, undefined);
-  });
-
   test("circuitBreaker() refuses bad options with errors naming the option", () => {
     const trip = consecutiveFailures(1);
     const cases: Array<[unknown, ErrorConstructor, string]> = [
@@ -564,7 +608,12 @@ describe("circuitBreaker()", () => {
       [
         { trip, halfOpenAfter: 1, on: ["refused", "nope"] },
         RangeError,
-        'Cannot create circuitBreaker as \'on\' must be a list of connection error kinds: current value is ["refused","nope"]',
+        `Cannot create circuitBreaker as 'on[1]' must be a connection error kind (one of CONNECTION_ERROR_KINDS): current value is "nope"`,
+      ],
+      [
+        { trip, halfOpenAfter: 1, on: [5] },
+        TypeError,
+        "Cannot create circuitBreaker as 'on[0]' must be a connection error kind (one of CONNECTION_ERROR_KINDS): current value is 5",
       ],
       [
         { trip, halfOpenAfter: 1, on: [] },
@@ -572,9 +621,14 @@ describe("circuitBreaker()", () => {
         "Cannot create circuitBreaker as 'on' must be a non-empty list of connection error kinds: current value is []",
       ],
       [
-        { trip, halfOpenAfter: 1, on: "refused" },
+        { trip, halfOpenAfter: 1, on: "refusd" },
+        RangeError,
+        `Cannot create circuitBreaker as 'on' must be a connection error kind (one of CONNECTION_ERROR_KINDS): current value is "refusd"`,
+      ],
+      [
+        { trip, halfOpenAfter: 1, on: 5 },
         TypeError,
-        "Cannot create circuitBreaker as 'on' must be a list of connection error kinds or a function: current value is \"refused\"",
+        "Cannot create circuitBreaker as 'on' must be a kind, a non-empty list of kinds or a predicate: current value is 5",
       ],
       [
         { trip, halfOpenAfter: 1, clock: {} },
@@ -704,6 +758,42 @@ describe("circuitBreaker()", () => {
     }
   });
 
+  test("restore() says which field is malformed, a wrong type as a TypeError and a bad value as a RangeError", () => {
+    const breaker = circuitBreaker({ trip: consecutiveFailures(3), halfOpenAfter: 1 });
+    const good = breaker.toJSON();
+    const cases: Array<[Record<string, unknown>, ErrorConstructor, string]> = [
+      [{ state: 5 }, TypeError, "'snapshot.state' must be a circuit state: current value is 5"],
+      [
+        { state: "open", openedAt: "0" },
+        TypeError,
+        `'snapshot.openedAt' must be a finite number or null: current value is "0"`,
+      ],
+      [
+        { halfOpenAfterMs: -1 },
+        RangeError,
+        "'snapshot.halfOpenAfterMs' must be a number of milliseconds from 0 to 2147483647: current value is -1",
+      ],
+      [
+        { openings: "1" },
+        TypeError,
+        `'snapshot.openings' must be a non-negative integer: current value is "1"`,
+      ],
+      [
+        { probeSuccesses: null },
+        TypeError,
+        "'snapshot.probeSuccesses' must be a non-negative integer: current value is null",
+      ],
+    ];
+    for (const [patch, Ctor, tail] of cases) {
+      assert.throws(() => breaker.restore({ ...good, ...patch } as never), (e: unknown) => {
+        assert.ok(e instanceof Ctor, `${String(e)}`);
+        assert.equal((e as Error).message, `Cannot restore circuit breaker as ${tail}`);
+        return true;
+      });
+    }
+    assert.equal(breaker.state, "closed");
+  });
+
   test("BrokenCircuitError can be made by hand and is a real Error", () => {
     const e = new BrokenCircuitError("open", 250, "db:5432");
     assert.ok(e instanceof Error);
@@ -719,6 +809,46 @@ describe("circuitBreaker()", () => {
       new BrokenCircuitError("isolated", undefined, undefined, "custom").message,
       "custom",
     );
+  });
+
+  test("BrokenCircuitError from a breaker says its state, the wait left and its key", async () => {
+    const clock = new ManualClock();
+    const breaker = circuitBreaker({ trip: consecutiveFailures(1), halfOpenAfter: 1000, clock });
+    await breaker.execute(fail).catch(() => {});
+    await clock.advance(200.5);
+    const open = await breaker.execute(() => 1).catch((e: unknown) => e);
+    assert.ok(open instanceof BrokenCircuitError);
+    assert.equal(open.message, "The circuit is open: call refused, it half-opens in 800 ms");
+    assert.equal(open.state, "open");
+    assert.equal(open.retryAfterMs, 799.5);
+    assert.equal(open.key, undefined);
+
+    await clock.advance(800);
+    let release!: () => void;
+    const probe = breaker.execute(() => new Promise<void>((r) => (release = r)));
+    const busy = await breaker.execute(() => 1).catch((e: unknown) => e);
+    assert.ok(busy instanceof BrokenCircuitError);
+    assert.equal(busy.message, "The circuit is half-open and its probes are busy: call refused");
+    assert.equal(busy.retryAfterMs, undefined);
+    release();
+    await probe;
+
+    breaker.isolate();
+    const isolated = await breaker.execute(() => 1).catch((e: unknown) => e);
+    assert.equal(
+      (isolated as Error).message,
+      "The circuit is isolated: call refused until reset()",
+    );
+
+    const keyed = keyedCircuitBreaker({ trip: consecutiveFailures(1), halfOpenAfter: 10, clock });
+    const k = keyed.get("db:5432");
+    await k.execute(fail).catch(() => {});
+    const keyedError = await k.execute(() => 1).catch((e: unknown) => e);
+    assert.equal(
+      (keyedError as Error).message,
+      'The circuit for "db:5432" is open: call refused, it half-opens in 10 ms',
+    );
+    assert.equal((keyedError as BrokenCircuitError).key, "db:5432");
   });
 });
 

@@ -6,14 +6,22 @@
  */
 
 import type { AnyConnectionError } from "../errors/connection_error.ts";
-import { CONNECTION_ERROR_KINDS, type ConnectionErrorKind } from "../errors/kinds.ts";
-import { type Normalizer, normalizeError, type Recognize } from "../errors/normalize_error.ts";
+import type { ConnectionErrorKind } from "../errors/kinds.ts";
+import {
+  type Judge,
+  normalizeError,
+  type Normalizer,
+  type Verdict,
+} from "../errors/normalize_error.ts";
+import { brandFor, carries } from "../errors/_brand.ts";
+import { BrokenCircuitError } from "./broken_circuit_error.ts";
 import { BulkheadRejectedError } from "./bulkhead.ts";
-import { type Call, executeSolo, settle, type Sink, Strategy, STRATEGY } from "./_engine.ts";
+import { type Call, executeSolo, settle, type Sink, STRATEGY, Strategy } from "./_engine.ts";
 import { Emitter, type Event } from "./events.ts";
-import { outgoing } from "./_outgoing.ts";
+import { parseOn } from "./_on.ts";
+import { onward, outgoing } from "./_outgoing.ts";
 import type { ExecutionContext } from "./types.ts";
-import { fn as checkFunction, normalizer, optionsObject, typeError } from "./_validate.ts";
+import { fn as checkFunction, judge, optionsObject } from "./_validate.ts";
 
 /**
  * Which errors a {@link fallback} handles: a kind, a list of kinds, or a
@@ -29,9 +37,11 @@ export type FallbackOn =
 export interface FallbackOptions {
   /**
    * Which errors to handle. By default: every recognized connection failure
-   * except `"cancelled"`, plus a {@link BulkheadRejectedError} and a
-   * `BrokenCircuitError` (the load was shed or the circuit is open: what a
-   * fallback is for). Not the caller's own cancellation, not a bug.
+   * except `"cancelled"`, plus the refusals of a full bulkhead or adaptive
+   * limit ({@link BulkheadRejectedError}), an open circuit
+   * (`BrokenCircuitError`), a throttle (`ThrottledError`) and a rate limit
+   * (`RateLimitedError`): the load was shed before the call was made, what a
+   * fallback is for. Not the caller's own cancellation, not a bug.
    */
   on?: FallbackOn;
   /** A listener subscribed to {@link FallbackPolicy.onFallback} at construction. */
@@ -67,30 +77,28 @@ export interface FallbackEvent {
  * and the rejections of an open circuit or a full bulkhead. The breaker's
  * error is known by name so this file does not depend on the breaker.
  */
-function handledByDefault(error: unknown, recognized: AnyConnectionError | undefined): boolean {
-  if (recognized !== undefined) return recognized.kind !== "cancelled";
-  if (error instanceof BulkheadRejectedError) return true;
-  return error instanceof Error && error.name === "BrokenCircuitError";
+const THROTTLED = brandFor("ThrottledError");
+const RATE_LIMITED = brandFor("RateLimitedError");
+
+function handledByDefault(error: unknown, verdict: Verdict | undefined): boolean {
+  if (verdict !== undefined) return verdict.kind !== "cancelled";
+  return error instanceof BulkheadRejectedError || error instanceof BrokenCircuitError ||
+    // Load shed before the call was made: a throttle's or a rate limit's
+    // refusal, known by brand so that this file pulls in neither policy.
+    carries(error, THROTTLED) || carries(error, RATE_LIMITED);
 }
 
 type Decide = (error: unknown) => boolean;
 
-const KINDS: ReadonlySet<unknown> = new Set(CONNECTION_ERROR_KINDS);
-
-function decider(on: unknown, recognize: Recognize, normalize: Normalizer): Decide {
-  if (on === undefined) return (error) => handledByDefault(error, recognize(error));
+function decider(on: unknown, judge: Judge, normalize: Normalizer): Decide {
+  if (on === undefined) return (error) => handledByDefault(error, judge.classify(error));
   if (typeof on === "function") {
     const predicate = on as (error: unknown, normalized: AnyConnectionError) => boolean;
     return (error) => predicate(error, normalize(error)) === true;
   }
-  const kinds = typeof on === "string" ? [on] : on;
-  if (!Array.isArray(kinds) || kinds.some((k) => !KINDS.has(k))) {
-    typeError("fallback", "on", "a kind, an array of kinds or a predicate", on);
-  }
-  // Copied: a later change to the caller's array changes nothing.
-  const set = new Set<string>(kinds as string[]);
+  const set = parseOn("fallback", on).kinds!;
   return (error) => {
-    const kind = recognize(error)?.kind;
+    const kind = judge.classify(error)?.kind;
     return kind !== undefined && set.has(kind);
   };
 }
@@ -100,15 +108,15 @@ class FallbackCore extends Strategy {
   readonly value: unknown;
   readonly isFunction: boolean;
   readonly decide: Decide;
-  readonly recognize: Recognize;
+  readonly judge: Judge;
   readonly served: Emitter<FallbackEvent> = new Emitter<FallbackEvent>();
 
-  constructor(value: unknown, decide: Decide, recognize: Recognize) {
+  constructor(value: unknown, decide: Decide, judge: Judge) {
     super(FallbackPolicy.prototype, "fallback");
     this.value = value;
     this.isFunction = typeof value === "function";
     this.decide = decide;
-    this.recognize = recognize;
+    this.judge = judge;
   }
 
   run(call: Call, index: number, ctx: ExecutionContext, sink: Sink): void {
@@ -135,7 +143,6 @@ class FallbackCall implements Sink {
   fail(error: unknown): void {
     const core = this.#core;
     const sink = this.#sink;
-    const out = outgoing(error, core.recognize);
     let handled: boolean;
     try {
       handled = core.decide(error);
@@ -144,9 +151,11 @@ class FallbackCall implements Sink {
       return;
     }
     if (!handled) {
-      sink.fail(out);
+      sink.fail(onward(error, core.judge));
       return;
     }
+    // Handled: the listeners and the fallback function see the error as it would have left.
+    const out = outgoing(error, core.judge.recognize);
     if (core.served.has) core.served.emit({ error: out, attempt: this.#attempt });
     if (!core.isFunction) {
       sink.ok(core.value);
@@ -156,10 +165,10 @@ class FallbackCall implements Sink {
     try {
       value = (core.value as (error: unknown) => unknown)(out);
     } catch (fallbackError) {
-      sink.fail(outgoing(fallbackError, core.recognize));
+      sink.fail(onward(fallbackError, core.judge));
       return;
     }
-    settle(value, { ok: (v) => sink.ok(v), fail: (e) => sink.fail(outgoing(e, core.recognize)) });
+    settle(value, { ok: (v) => sink.ok(v), fail: (e) => sink.fail(onward(e, core.judge)) });
   }
 }
 
@@ -188,8 +197,8 @@ export class FallbackPolicy<R> {
     const on = opts.on;
     const onFallback = opts.onFallback;
     const normalize = opts.normalize;
-    const recognize = normalizer("fallback", normalize);
-    const core = new FallbackCore(valueOrFn, decider(on, recognize, normalize ?? normalizeError), recognize);
+    const j = judge("fallback", normalize);
+    const core = new FallbackCore(valueOrFn, decider(on, j, normalize ?? normalizeError), j);
     if (onFallback !== undefined) {
       core.served.subscribe(
         checkFunction<(event: FallbackEvent) => void>("fallback", "onFallback", onFallback),

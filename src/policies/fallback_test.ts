@@ -4,6 +4,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { type AnyConnectionError, ConnectionError } from "../errors/connection_error.ts";
 import { BulkheadRejectedError } from "./bulkhead.ts";
+import { BrokenCircuitError } from "./broken_circuit_error.ts";
 import { fallback, type FallbackEvent } from "./fallback.ts";
 import { pipeline } from "./pipeline.ts";
 import { retry } from "./retry.ts";
@@ -76,13 +77,20 @@ describe("fallback()", () => {
       await policy.execute(() => Promise.reject(new BulkheadRejectedError(1, 0))),
       "cached",
     );
-    class BrokenCircuitError extends Error {
-      override name = "BrokenCircuitError";
-    }
     assert.equal(
       await policy.execute(() => Promise.reject(new BrokenCircuitError("open"))),
       "cached",
     );
+    // Known by its brand, so another copy of faultline's errors count too,
+    // and not by its name, which any error may carry.
+    const fromAnotherCopy = Object.assign(new Error("open"), {
+      [Symbol.for("faultline.BrokenCircuitError")]: true,
+    });
+    assert.equal(await policy.execute(() => Promise.reject(fromAnotherCopy)), "cached");
+    class Impostor extends Error {
+      override name = "BrokenCircuitError";
+    }
+    await assert.rejects(policy.execute(() => Promise.reject(new Impostor("open"))), Impostor);
   });
 
   test("fallback() with on: a list of kinds handles only those kinds", async () => {
@@ -160,11 +168,11 @@ describe("fallback()", () => {
     );
     assert.throws(
       () => fallback(0, { on: [1] as unknown as ["refused"] }),
-      (e) => e instanceof TypeError && e.message.includes("'on'"),
+      (e) => e instanceof TypeError && e.message.includes("'on[0]'"),
     );
     assert.throws(
       () => fallback(0, { on: ["refusd"] as unknown as ["refused"] }),
-      (e) => e instanceof TypeError && e.message.includes("'on'"),
+      (e) => e instanceof RangeError && e.message.includes("'on[0]'"),
     );
     assert.throws(
       () => fallback(0, { onFallback: 1 as unknown as () => void }),
@@ -182,4 +190,13 @@ describe("fallback()", () => {
     kinds[0] = "reset";
     assert.equal(await policy.execute(() => Promise.reject(refused())), "cached");
   });
+});
+
+test("fallback() serves a throttle's and a rate limit's refusal by default", async () => {
+  const { ThrottledError } = await import("./throttled_error.ts");
+  const { RateLimitedError } = await import("./rate_limit.ts");
+  const policy = fallback("cached");
+  for (const error of [new ThrottledError(0.5, 10, 2), new RateLimitedError(100)]) {
+    assert.equal(await policy.execute(() => Promise.reject(error)), "cached", error.name);
+  }
 });

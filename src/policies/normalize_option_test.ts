@@ -7,7 +7,7 @@ import { isConnectionError } from "../errors/is_connection_error.ts";
 import { ManualClock } from "../clock.ts";
 import { retry } from "./retry.ts";
 import { circuitBreaker } from "./circuit_breaker.ts";
-import { consecutiveFailures } from "./breaker_strategies.ts";
+import { consecutiveFailures } from "./trip/consecutive_failures.ts";
 import { fallback } from "./fallback.ts";
 import { timeout } from "./timeout.ts";
 import { bulkhead } from "./bulkhead.ts";

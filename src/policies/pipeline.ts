@@ -4,6 +4,7 @@
  * @module
  */
 
+import { brandFor, carries } from "../errors/_brand.ts";
 import { Plan, runPlan, strategyOf } from "./_engine.ts";
 import type { FallbackPolicy } from "./fallback.ts";
 import { outgoing } from "./_outgoing.ts";
@@ -12,13 +13,26 @@ import type { ExecutionContext, Policy } from "./types.ts";
 /** What {@link pipeline} accepts: any {@link Policy}, and a {@link FallbackPolicy}. */
 export type PipelineMember = Policy | FallbackPolicy<unknown>;
 
+const PIPELINE: unique symbol = brandFor("Pipeline") as never;
+
+/** The layers of a pipeline to flatten into another, if `value` is one. */
+function nestedLayers(value: object): readonly object[] | undefined {
+  if (!carries(value, PIPELINE)) return undefined;
+  try {
+    const layers = (value as Pipeline).plan.layers;
+    // A Proxy may claim any brand: only a real list of layers is taken.
+    return Array.isArray(layers) ? layers : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 class Pipeline implements Policy {
-  /** The brand `isPipeline` checks: unlike `instanceof`, it runs no trap of a Proxy. */
-  readonly #pipeline = true;
   readonly plan: Plan;
 
-  static isPipeline(value: object): value is Pipeline {
-    return #pipeline in value;
+  /** The brand a nested pipeline is flattened by. */
+  get [PIPELINE](): true {
+    return true;
   }
 
   constructor(layers: object[]) {
@@ -93,11 +107,17 @@ export function pipeline(...policies: PipelineMember[]): Policy {
         }`,
       );
     }
-    if (Pipeline.isPipeline(policy as object)) layers.push(...(policy as Pipeline).plan.layers);
+    const nested = nestedLayers(policy as object);
+    if (nested !== undefined) layers.push(...nested);
     else layers.push(policy as object);
   }
   if (layers.length === 1) return layers[0] as unknown as Policy;
   return new Pipeline(layers);
+}
+
+/** Internal, for `instrument`: the layers of `policy`, outermost first (`[policy]` alone). */
+export function layersOf(policy: object): readonly object[] {
+  return nestedLayers(policy) ?? [policy];
 }
 
 function describe(value: unknown): string {

@@ -8,7 +8,8 @@ import fc from "fast-check";
 import { ManualClock } from "../clock.ts";
 import { ConnectionError } from "../errors/connection_error.ts";
 import { constantBackoff } from "./backoff.ts";
-import { consecutiveFailures, type TripStrategy } from "./breaker_strategies.ts";
+import { consecutiveFailures } from "./trip/consecutive_failures.ts";
+import type { TripStrategy } from "./trip/types.ts";
 import { circuitBreaker } from "./circuit_breaker.ts";
 import { bulkhead } from "./bulkhead.ts";
 import { fallback } from "./fallback.ts";
@@ -230,8 +231,7 @@ describe("pipeline() layers", () => {
       8,
       60,
       (x) => pipeline(x.r, x.b, x.t),
-      (x, fn) =>
-        x.r.execute((c1) => x.b.execute((c2) => x.t.execute(fn, c2.signal), c1.signal)),
+      (x, fn) => x.r.execute((c1) => x.b.execute((c2) => x.t.execute(fn, c2.signal), c1.signal)),
     );
   });
 

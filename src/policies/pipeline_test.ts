@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { ManualClock } from "../clock.ts";
 import { ConnectionError } from "../errors/connection_error.ts";
 import { constantBackoff } from "./backoff.ts";
-import { consecutiveFailures } from "./breaker_strategies.ts";
+import { consecutiveFailures } from "./trip/consecutive_failures.ts";
 import { bulkhead } from "./bulkhead.ts";
 import { circuitBreaker } from "./circuit_breaker.ts";
 import { fallback } from "./fallback.ts";
@@ -67,7 +67,7 @@ describe("pipeline()", () => {
     const seen: number[] = [];
     const policy = pipeline(
       fakeRetry(3),
-      fallback("never used", { on: [] }),
+      fallback("never used", { on: () => false }),
       bulkhead(1),
       timeout(1000, { clock }),
     );

@@ -14,7 +14,17 @@
  */
 
 import type { Clock } from "../clock.ts";
-import { clock as checkClock, duration, optionsObject, rangeError, typeError } from "./_validate.ts";
+import {
+  clock as checkClock,
+  duration,
+  optionsObject,
+  rangeError,
+  typeError,
+} from "./_validate.ts";
+import { Emitter, type Event } from "./events.ts";
+import type { FleetErrorEvent, FleetOptions } from "../fleet/store.ts";
+import { fleetSettings } from "../fleet/_sync.ts";
+import { BudgetLease } from "../fleet/_budget_lease.ts";
 
 /**
  * What {@link retry} asks before each retry, through its `budget` option.
@@ -63,12 +73,30 @@ export interface RetryBudgetOptions {
   windowMs?: number;
   /** The source of time. Default `realClock`. */
   clock?: Clock;
+  /**
+   * Share the budget with every process that uses the same store and key:
+   * retries are then a share of the fleet's calls (see {@link FleetOptions}).
+   */
+  fleet?: FleetOptions;
 }
 
 /** The window is kept in this many buckets: memory is fixed, and it slides in steps of windowMs/10. */
 const BUCKETS = 10;
 
-class SlidingRetryBudget implements RetryBudget {
+/**
+ * The budget {@link retryBudget} returns: a {@link RetryBudget} over a sliding
+ * window, optionally shared by a fleet.
+ *
+ * @example
+ * ```ts
+ * import { retryBudget, type SlidingRetryBudget } from "@faultline/faultline";
+ *
+ * const budget: SlidingRetryBudget = retryBudget({ ratio: 0.1 });
+ * budget.recordCall();
+ * console.log(budget.available); // 100
+ * ```
+ */
+export class SlidingRetryBudget implements RetryBudget, Disposable {
   readonly #ratio: number;
   readonly #floor: number;
   readonly #bucketMs: number;
@@ -80,31 +108,82 @@ class SlidingRetryBudget implements RetryBudget {
   #latest = -Infinity;
   #totalCalls = 0;
   #totalRetries = 0;
+  readonly #lease: BudgetLease | undefined;
+  readonly #fleetErrors: Emitter<FleetErrorEvent> = new Emitter<FleetErrorEvent>();
+  /** Subscribes to failed fleet store requests (with `fleet` only). */
+  readonly onFleetError: Event<FleetErrorEvent> = this.#fleetErrors.subscribe;
 
-  constructor(ratio: number, floor: number, windowMs: number, clock: Clock) {
+  /** Use {@link retryBudget}, which is the same. */
+  constructor(options?: RetryBudgetOptions) {
+    const api = "retryBudget";
+    const o = optionsObject<RetryBudgetOptions>(api, options);
+    const ratioOption = o.ratio;
+    const minOption = o.minRetriesPerSecond;
+    const windowOption = o.windowMs;
+    const clockOption = o.clock;
+    const fleetOption = o.fleet;
+    const ratio = ratioOption === undefined ? 0.1 : finiteNonNegative(api, "ratio", ratioOption);
+    const perSecond = minOption === undefined
+      ? 10
+      : finiteNonNegative(api, "minRetriesPerSecond", minOption);
+    const windowMs = windowOption === undefined ? 10_000 : duration(api, "windowMs", windowOption);
+    if (windowMs === 0) rangeError(api, "windowMs", "a finite positive number of milliseconds", 0);
+    const clock = checkClock(api, clockOption);
+    const fleet = fleetSettings(api, fleetOption, "retryBudget");
     this.#ratio = ratio;
-    this.#floor = floor;
+    this.#floor = perSecond * windowMs / 1000;
     this.#bucketMs = windowMs / BUCKETS;
     this.#clock = clock;
+    this.#lease = fleet === undefined ? undefined : new BudgetLease(
+      { windowMs, buckets: BUCKETS, ratio, floor: this.#floor },
+      fleet,
+      clock,
+      this.#fleetErrors,
+    );
   }
 
+  /** Counts one call (not a retry): each call earns the budget `ratio` retries. */
   recordCall(): void {
     this.#calls[this.#advance()]! += 1;
     this.#totalCalls += 1;
+    this.#lease?.recordCall();
   }
 
+  /** Takes one retry from the budget: true if it was allowed (and counted), false if exhausted. */
   tryRetry(): boolean {
     const i = this.#advance();
-    if (this.#totalRetries + 1 > this.#ratio * this.#totalCalls + this.#floor) return false;
+    const fleet = this.#lease?.tryRetry();
+    if (fleet === false) return false;
+    if (
+      fleet === undefined && this.#totalRetries + 1 > this.#ratio * this.#totalCalls + this.#floor
+    ) {
+      return false;
+    }
     this.#retries[i]! += 1;
     this.#totalRetries += 1;
     return true;
   }
 
+  /** How many retries the budget would allow right now (0 when exhausted). */
   get available(): number {
+    const fleet = this.#lease?.available();
+    if (fleet !== undefined) return fleet;
     this.#advance();
     const left = Math.floor(this.#ratio * this.#totalCalls + this.#floor - this.#totalRetries);
     return left > 0 ? left : 0;
+  }
+
+  /**
+   * Stops talking to the fleet store (with `fleet`) and clears its timer;
+   * the budget goes on alone. Without `fleet` it does nothing.
+   */
+  close(): void {
+    this.#lease?.sync.close();
+  }
+
+  /** The same as {@link SlidingRetryBudget.close}, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   /** Drops the buckets that fell out of the window; returns the current bucket's index. */
@@ -153,21 +232,8 @@ class SlidingRetryBudget implements RetryBudget {
  * await policy.execute(() => fetch("http://127.0.0.1:1/")).catch(() => {});
  * ```
  */
-export function retryBudget(options?: RetryBudgetOptions): RetryBudget {
-  const api = "retryBudget";
-  const o = optionsObject<RetryBudgetOptions>(api, options);
-  const ratioOption = o.ratio;
-  const minOption = o.minRetriesPerSecond;
-  const windowOption = o.windowMs;
-  const clockOption = o.clock;
-  const ratio = ratioOption === undefined ? 0.1 : finiteNonNegative(api, "ratio", ratioOption);
-  const perSecond = minOption === undefined
-    ? 10
-    : finiteNonNegative(api, "minRetriesPerSecond", minOption);
-  const windowMs = windowOption === undefined ? 10_000 : duration(api, "windowMs", windowOption);
-  if (windowMs === 0) rangeError(api, "windowMs", "a finite positive number of milliseconds", 0);
-  const clock = checkClock(api, clockOption);
-  return new SlidingRetryBudget(ratio, perSecond * windowMs / 1000, windowMs, clock);
+export function retryBudget(options?: RetryBudgetOptions): SlidingRetryBudget {
+  return new SlidingRetryBudget(options);
 }
 
 function finiteNonNegative(api: string, option: string, value: unknown): number {

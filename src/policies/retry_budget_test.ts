@@ -179,16 +179,4 @@ describe("retryBudget()", () => {
       );
     }
   });
-
-  test("retryBudget() reads each option once, and a __proto__ key pollutes nothing", () => {
-    const options = JSON.parse(
-      '{"__proto__": {"polluted": true}, "ratio": 1, "minRetriesPerSecond": 0}',
-    ) as RetryBudgetOptions & { clock?: ManualClock };
-    options.clock = new ManualClock();
-    const budget = retryBudget(options);
-    options.ratio = 100;
-    budget.recordCall();
-    assert.equal(budget.available, 1);
-    assert.equal(({} as Record<string, unknown>).polluted, undefined);
-  });
 });

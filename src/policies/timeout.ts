@@ -13,17 +13,17 @@
 import type { Clock } from "../clock.ts";
 import { ConnectionError } from "../errors/connection_error.ts";
 import { CONNECTION_OPERATIONS, type ConnectionOperation } from "../errors/kinds.ts";
-import type { Normalizer, Recognize } from "../errors/normalize_error.ts";
+import type { Judge, Normalizer } from "../errors/normalize_error.ts";
 import { detectRuntime } from "../runtime.ts";
 import { type DeadlineEntry, DeadlineQueue, UNSTAMPED } from "./_deadline_queue.ts";
 import { Emitter, type Event } from "./events.ts";
-import { type Call, executeSolo, signalOf, type Sink, Strategy, STRATEGY } from "./_engine.ts";
-import { cancelledBy, outgoing } from "./_outgoing.ts";
+import { type Call, executeSolo, signalOf, type Sink, STRATEGY, Strategy } from "./_engine.ts";
+import { cancelledBy, onward } from "./_outgoing.ts";
 import type { ExecutionContext, Policy } from "./types.ts";
 import {
   clock as checkClock,
   fn as checkFunction,
-  normalizer,
+  judge,
   optionsObject,
   rangeError,
   typeError,
@@ -75,7 +75,7 @@ class TimeoutCore extends Strategy {
   readonly ms: number;
   readonly clock: Clock;
   readonly operation: ConnectionOperation | undefined;
-  readonly recognize: Recognize;
+  readonly judge: Judge;
   readonly queue: DeadlineQueue;
   readonly emitter: Emitter<TimeoutEvent> = new Emitter<TimeoutEvent>();
 
@@ -83,13 +83,13 @@ class TimeoutCore extends Strategy {
     ms: number,
     clock: Clock,
     operation: ConnectionOperation | undefined,
-    recognize: Recognize,
+    judge: Judge,
   ) {
     super(TimeoutPolicy.prototype, "timeout");
     this.ms = ms;
     this.clock = clock;
     this.operation = operation;
-    this.recognize = recognize;
+    this.judge = judge;
     this.queue = new DeadlineQueue(clock, ms);
   }
 
@@ -191,7 +191,7 @@ class TimeoutCall implements ExecutionContext, DeadlineEntry, Sink {
 
   /** The layers inside failed. */
   fail(error: unknown): void {
-    if (this.#finish()) this.#sink.fail(outgoing(error, this.#core.recognize));
+    if (this.#finish()) this.#sink.fail(onward(error, this.#core.judge));
   }
 
   /** The deadline passed. */
@@ -258,8 +258,7 @@ export class TimeoutPolicy implements Policy {
       typeError("timeout", "operation", `one of ${CONNECTION_OPERATIONS.join(", ")}`, operation);
     }
     const onTimeout = opts.onTimeout;
-    const recognize = normalizer("timeout", opts.normalize);
-    const core = new TimeoutCore(ms, clock, operation, recognize);
+    const core = new TimeoutCore(ms, clock, operation, judge("timeout", opts.normalize));
     if (onTimeout !== undefined) {
       core.emitter.subscribe(
         checkFunction<(event: TimeoutEvent) => void>("timeout", "onTimeout", onTimeout),

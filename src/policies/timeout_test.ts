@@ -2,12 +2,14 @@
 // deno-lint-ignore-file require-await
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { type Clock, ManualClock } from "../clock.ts";
+import { ManualClock } from "../clock.ts";
 import { ConnectionError } from "../errors/connection_error.ts";
+import { isConnectionError } from "../errors/is_connection_error.ts";
 import { queueOf, timeout, type TimeoutEvent } from "./timeout.ts";
 import { pipeline } from "./pipeline.ts";
 import { retry } from "./retry.ts";
 import { constantBackoff } from "./backoff.ts";
+import type { ExecutionContext } from "./types.ts";
 
 /** A ManualClock that counts the timers set on it and the most pending at once. */
 class CountingClock extends ManualClock {
@@ -51,7 +53,7 @@ async function turns(n = 10): Promise<void> {
 }
 
 describe("timeout()", () => {
-  test("timeout() rejects with a ConnectionError of kind timeout carrying timeoutMs", async () => {
+  test("timeout() rejects with a ConnectionError of kind timeout that says how long, for which operation, from which runtime", async () => {
     const clock = new ManualClock();
     const policy = timeout(100, { clock, operation: "fetch" });
     const call = policy.execute(never);
@@ -62,8 +64,10 @@ describe("timeout()", () => {
     const error = await outcome;
     assert.ok(error instanceof ConnectionError);
     assert.equal(error.kind, "timeout");
+    assert.equal(error.message, "Timed out after 100 ms");
     assert.equal(error.timeoutMs, 100);
     assert.equal(error.operation, "fetch");
+    assert.notEqual(error.runtime, "unknown");
     assert.equal(error.retryable, true);
     assert.equal(clock.pendingTimers, 0);
   });
@@ -125,6 +129,43 @@ describe("timeout()", () => {
       policy.execute(() => Promise.reject(refused)),
       (e) => e instanceof ConnectionError && e.kind === "refused" && e.cause === refused,
     );
+    await assert.rejects(
+      policy.execute(() => {
+        throw refused;
+      }),
+      (e) => e instanceof ConnectionError && e.kind === "refused" && e.cause === refused,
+    );
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  test("timeout() races a thenable (even a function), rejects when its then() throws, and resolves plain values", async () => {
+    const clock = new ManualClock();
+    const policy = timeout(20, { clock });
+    const fnThenable = Object.assign(() => {}, { then: () => {} });
+    const raced = assert.rejects(
+      policy.execute(() => fnThenable as unknown as Promise<never>),
+      (e: unknown) => isConnectionError(e, "timeout"),
+    );
+    await clock.advance(20);
+    await raced;
+
+    const boom = new Error("then threw");
+    const throwing = {
+      then() {
+        throw boom;
+      },
+    };
+    await assert.rejects(
+      policy.execute(() => throwing as unknown as Promise<never>),
+      (e) => e === boom,
+    );
+
+    const notThenable = { then: 5 };
+    assert.equal(await policy.execute(() => notThenable), notThenable);
+    assert.equal(await policy.execute(() => null), null);
+    const fn = () => 1;
+    assert.equal(await policy.execute(() => fn), fn);
+    assert.equal(await policy.execute(() => "text"), "text");
     assert.equal(clock.pendingTimers, 0);
   });
 
@@ -225,6 +266,34 @@ describe("timeout()", () => {
     assert.equal(clock.pendingTimers, 0);
   });
 
+  test("timeout() gives a ctx.signal first read after the caller aborted that caller's reason", async () => {
+    const clock = new ManualClock();
+    const policy = timeout(1000, { clock });
+    const caller = new AbortController();
+    let ctx: ExecutionContext | undefined;
+    const call = policy.execute((c) => {
+      ctx = c;
+      return never();
+    }, caller.signal);
+    const reason = new Error("mine");
+    caller.abort(reason);
+    const error = await call.then(() => undefined, (e: unknown) => e);
+    assert.ok(isConnectionError(error, "cancelled"));
+    assert.equal(ctx!.signal.aborted, true);
+    assert.equal(ctx!.signal.reason, reason);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  test("timeout() rejects as cancelled an operation that never reads ctx.signal", async () => {
+    const clock = new ManualClock();
+    const policy = timeout(1000, { clock });
+    const caller = new AbortController();
+    const call = policy.execute(never, caller.signal);
+    caller.abort();
+    const error = await call.then(() => undefined, (e: unknown) => e);
+    assert.ok(isConnectionError(error, "cancelled"), String(error));
+  });
+
   test("timeout() rejects before calling the operation when the signal has already aborted", async () => {
     const policy = timeout(1000, { clock: new ManualClock() });
     let called = false;
@@ -292,7 +361,11 @@ describe("timeout()", () => {
     let attempt = 0;
     // The attempt of a retry outside it, in a pipeline.
     const outcome = pipeline(
-      retry({ maxAttempts: 3, backoff: constantBackoff(0), on: (e) => !(e instanceof ConnectionError) }),
+      retry({
+        maxAttempts: 3,
+        backoff: constantBackoff(0),
+        on: (e) => !(e instanceof ConnectionError),
+      }),
       policy,
     ).execute(
       (ctx) => {
@@ -311,7 +384,7 @@ describe("timeout()", () => {
     assert.equal(fromOption.length, 1);
   });
 
-  test("timeout() still handles the operation's promise when the operation aborts the caller's signal", async () => {
+  test("timeout() rejects as cancelled when the operation aborts the caller's signal, and still handles its promise", async () => {
     const controller = new AbortController();
     let subscribed = false;
     const error = await timeout(1000).execute(() => {
@@ -327,46 +400,63 @@ describe("timeout()", () => {
     assert.ok(error instanceof ConnectionError);
     assert.equal(error.kind, "cancelled");
     assert.equal(subscribed, true);
+
+    // An operation that resolves after aborting the caller's signal is still cancelled.
+    const caller = new AbortController();
+    let ran = false;
+    const call = timeout(1000, { clock: new ManualClock() }).execute(() => {
+      caller.abort();
+      return Promise.resolve("value").then((v) => {
+        ran = true;
+        return v;
+      });
+    }, caller.signal);
+    const cancelled = await call.then(() => undefined, (e: unknown) => e);
+    assert.ok(isConnectionError(cancelled, "cancelled"), String(cancelled));
+    assert.equal(ran, true);
   });
 
-  test("timeout() validates its options with messages naming them", () => {
-    for (const ms of [0, -1, NaN, Infinity]) {
-      assert.throws(
-        () => timeout(ms),
-        (e) => e instanceof RangeError && e.message.includes("'ms'"),
-        String(ms),
-      );
+  test("timeout() refuses bad arguments with messages that name the option", () => {
+    const cases: Array<[() => unknown, ErrorConstructor, string]> = [
+      [
+        () => timeout("5" as never),
+        TypeError,
+        `Cannot create timeout as 'ms' must be a finite positive number of milliseconds: current value is "5"`,
+      ],
+      [
+        () => timeout(0),
+        RangeError,
+        "Cannot create timeout as 'ms' must be a finite positive number of milliseconds: current value is 0",
+      ],
+      [
+        () => timeout(Infinity),
+        RangeError,
+        "Cannot create timeout as 'ms' must be a finite positive number of milliseconds: current value is Infinity",
+      ],
+      [
+        () => timeout(1, { operation: "nope" as never }),
+        TypeError,
+        `Cannot create timeout as 'operation' must be one of connect, read, write, lookup, tls, fetch, listen: current value is "nope"`,
+      ],
+      [
+        () => timeout(1, { onTimeout: 5 as never }),
+        TypeError,
+        "Cannot create timeout as 'onTimeout' must be a function: current value is 5",
+      ],
+      [
+        () => timeout(1, 5 as never),
+        TypeError,
+        "Cannot create timeout as 'options' must be an object: current value is 5",
+      ],
+    ];
+    for (const [make, Ctor, message] of cases) {
+      assert.throws(make, (e: unknown) => {
+        assert.ok(e instanceof Ctor, String(e));
+        assert.equal((e as Error).message, message);
+        return true;
+      });
     }
-    assert.throws(
-      () => timeout("10" as unknown as number),
-      (e) => e instanceof TypeError && e.message.includes("'ms'"),
-    );
-    assert.throws(
-      () => timeout(10, { clock: {} as Clock }),
-      (e) => e instanceof TypeError && e.message.includes("'clock'"),
-    );
-    assert.throws(
-      () => timeout(10, { onTimeout: 1 as unknown as () => void }),
-      (e) => e instanceof TypeError && e.message.includes("'onTimeout'"),
-    );
-    assert.throws(
-      () => timeout(10, { operation: "nope" as "fetch" }),
-      (e) => e instanceof TypeError && e.message.includes("'operation'"),
-    );
-    assert.throws(
-      () => timeout(10, 5 as never),
-      (e) => e instanceof TypeError && e.message.includes("'options'"),
-    );
+    assert.throws(() => timeout(1, { clock: {} as never }), /Cannot create timeout as 'clock'/);
     assert.equal(timeout(0.5).ms, 0.5);
-  });
-
-  test("timeout() reads its options once", async () => {
-    const clock = new ManualClock();
-    const options = { clock, operation: "connect" as const };
-    const policy = timeout(10, options);
-    (options as { operation: string }).operation = "read";
-    const outcome = policy.execute(never).catch((e) => e);
-    await clock.advance(10);
-    assert.equal((await outcome).operation, "connect");
   });
 });

@@ -70,6 +70,12 @@ export interface ChaosOptions {
   maxSliceDelayMs?: number;
   /** The loopback address to listen on. Default 127.0.0.1. */
   host?: string;
+  /**
+   * Forward to this loopback server (a redis-server, say) instead of the
+   * built-in line server, which is then not started. `port` is read at each
+   * connection, so it may be changed to a restarted server's.
+   */
+  upstream?: { host?: string; port: number };
 }
 
 /** What the proxy injected so far. */
@@ -103,6 +109,15 @@ export interface ChaosProxy {
   stop(): Promise<ChaosStats>;
   /** Last resort when stop() does not end: kills the child, or drops everything at once. */
   kill(): void;
+  /** In-process proxies only: the faults drawn for connections accepted from now on. */
+  setWeights?(weights: Partial<Record<FaultKind, number>>): void;
+  /**
+   * In-process proxies only: hits every connection open now: `"reset"` sends
+   * the client an RST, `"stall"` stops forwarding both ways (until reset).
+   */
+  cut?(fault: "reset" | "stall"): void;
+  /** In-process proxies only: closes the listener for `ms` (connects are refused). */
+  refuseFor?(ms: number): void;
 }
 
 const DEFAULT_WEIGHTS: Record<FaultKind, number> = {
@@ -210,7 +225,10 @@ export async function startChaosProxy(options: ChaosOptions = {}): Promise<Chaos
   if (host !== "127.0.0.1" && host !== "::1" && host !== "localhost") {
     throw new RangeError("the chaos proxy listens on loopback only");
   }
-  const plan = new ChaosPlan(options);
+  let plan = new ChaosPlan(options);
+  const target = options.upstream;
+  // Client socket -> its upstream socket, for cut().
+  const pairs = new Map<net.Socket, net.Socket>();
   const refuseWindowMs = options.refuseWindowMs ?? 20;
   const sockets = new Set<net.Socket>();
   const timers = new Set<ReturnType<typeof setTimeout>>();
@@ -255,7 +273,8 @@ export async function startChaosProxy(options: ChaosOptions = {}): Promise<Chaos
       }
     });
   });
-  const upstreamPort = await listen(upstream, host, 0);
+  const upstreamHost = target?.host ?? host;
+  const upstreamPort = target === undefined ? await listen(upstream, host, 0) : target.port;
 
   /** Writes `data` to `to` in seeded slices, in order, with small pauses. */
   const sliced = (to: net.Socket) => {
@@ -288,8 +307,13 @@ export async function startChaosProxy(options: ChaosOptions = {}): Promise<Chaos
     prefix: number,
   ): void => {
     counts.upstream++;
-    const up = track(net.connect({ host, port: upstreamPort }));
-    client.once("close", () => up.destroy());
+    // Read at each connection: a test may point `upstream.port` at a restarted server.
+    const up = track(net.connect({ host: upstreamHost, port: target?.port ?? upstreamPort }));
+    pairs.set(client, up);
+    client.once("close", () => {
+      pairs.delete(client);
+      up.destroy();
+    });
     up.once("close", () => client.destroy());
     client.on("end", () => up.end());
     up.on("end", () => client.end());
@@ -358,15 +382,15 @@ export async function startChaosProxy(options: ChaosOptions = {}): Promise<Chaos
   let reopening: Promise<void> | undefined;
   let relistening = false;
 
-  const refuse = (): void => {
+  const refuse = (windowMs = refuseWindowMs): void => {
     if (stopped || refusing || reopening) return;
     counts.refuseWindows++;
-    counts.refusedMs += refuseWindowMs;
+    counts.refusedMs += windowMs;
     server.close();
     let done!: () => void;
     refusing = () => done();
     reopening = new Promise<void>((resolve) => (done = resolve));
-    later(refuseWindowMs, () => {
+    later(windowMs, () => {
       relistening = true;
       const next = net.createServer(onConnection);
       listen(next, host, port).then(() => {
@@ -399,12 +423,29 @@ export async function startChaosProxy(options: ChaosOptions = {}): Promise<Chaos
     upstreamPort,
     host,
     stats: () => Promise.resolve(stats()),
+    setWeights(weights): void {
+      plan = new ChaosPlan({ ...options, weights });
+    },
+    cut(fault): void {
+      for (const [client, up] of pairs) {
+        if (fault === "reset") {
+          reset(client);
+          up.destroy();
+        } else {
+          client.pause();
+          up.pause();
+        }
+      }
+    },
+    refuseFor(ms): void {
+      refuse(ms);
+    },
     kill(): void {
       stopped = true;
       for (const t of timers) clearTimeout(t);
       for (const s of sockets) s.destroy();
       server.close();
-      upstream.close();
+      if (upstream.listening) upstream.close();
     },
     async stop(): Promise<ChaosStats> {
       if (!stopped) {

@@ -13,7 +13,7 @@
 // deno-lint-ignore-file require-await
 
 import { constantBackoff } from "../../src/policies/backoff.ts";
-import { consecutiveFailures } from "../../src/policies/breaker_strategies.ts";
+import { consecutiveFailures } from "../../src/policies/trip/consecutive_failures.ts";
 import { bulkhead } from "../../src/policies/bulkhead.ts";
 import { circuitBreaker } from "../../src/policies/circuit_breaker.ts";
 import { fallback } from "../../src/policies/fallback.ts";

@@ -34,7 +34,10 @@ function prototypeFor(name: unknown): object {
 export function rebuild(e: unknown): unknown {
   if (e === null || typeof e !== "object") return e;
   const s = e as Serialized;
-  if ("thrown" in s && "value" in s && Object.keys(s).length === 2) return s.value;
+  // A recorded primitive (an `undefined` cause among them) comes back as itself.
+  if ("thrown" in s && Object.keys(s).every((k) => k === "thrown" || k === "value")) {
+    return s.value;
+  }
   const out = Object.create(prototypeFor(s.constructorName)) as Record<string, unknown>;
   for (const [k, v] of Object.entries(s)) {
     if (SKIP.has(k)) continue;

@@ -1,6 +1,6 @@
 // The fault scenarios every connect() adapter must classify the same way,
 // each provoked for real on loopback.
-import type { Connection, ConnectOptions } from "../../src/connection.ts";
+import type { Connection, ConnectOptions } from "../../src/connect/connection.ts";
 import { ConnectionError } from "../../src/errors/connection_error.ts";
 import {
   closedPort,

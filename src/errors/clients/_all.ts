@@ -25,4 +25,21 @@ import { grpc } from "./grpc.ts";
 import { nodeHttp } from "./node_http.ts";
 
 /** Every built-in client recognizer. */
-export const CLIENT_RECOGNIZERS: readonly Recognizer[] = Object.freeze([pg, postgresJs, mysql2, mongodb, ioredis, nodeRedis, bunSql, bunRedis, axios, got, undici, nodeFetch, ky, ws, grpc, nodeHttp]);
+export const CLIENT_RECOGNIZERS: readonly Recognizer[] = Object.freeze([
+  pg,
+  postgresJs,
+  mysql2,
+  mongodb,
+  ioredis,
+  nodeRedis,
+  bunSql,
+  bunRedis,
+  axios,
+  got,
+  undici,
+  nodeFetch,
+  ky,
+  ws,
+  grpc,
+  nodeHttp,
+]);

@@ -9,15 +9,6 @@ import type { TripCounter } from "./types.ts";
 
 const PREFIX = "Cannot restore circuit breaker as ";
 
-/** The counter's snapshot as the time window writes it. */
-function timeJSON(c: TripCounter): TimeSnapshot {
-  return c.toJSON() as unknown as TimeSnapshot;
-}
-
-function countJSON(c: TripCounter): CountSnapshot {
-  return c.toJSON() as unknown as CountSnapshot;
-}
-
 /** restore(snapshot) throws exactly this error class and message, and changes nothing. */
 function refuses(
   c: TripCounter,

@@ -27,7 +27,7 @@ const root = fileURLToPath(new URL("../../..", import.meta.url));
 const entry = fileURLToPath(new URL("./web_scenarios.ts", import.meta.url));
 
 /**
- * ./web_scenarios.ts (with mod.ts and src/adapters/fetch.ts) as one IIFE
+ * ./web_scenarios.ts (with mod.ts and src/http/) as one IIFE
  * script: for a `<script>` in the page, or `EdgeRuntime`'s `initialCode`
  * (a vm script, where `import`/`export` cannot appear). "browser" bundles as a
  * browser build does; "edge" as Next.js does for Vercel's edge runtime

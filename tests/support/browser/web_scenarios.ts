@@ -22,7 +22,7 @@ import {
   normalizeError,
   retry,
 } from "../../../mod.ts";
-import { resilientFetch } from "../../../src/adapters/fetch.ts";
+import { resilientFetch } from "../../../src/http/mod.ts";
 import { serialize } from "./serialize.ts";
 
 /** One fetch, and what to do around it. */

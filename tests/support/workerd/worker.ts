@@ -3,12 +3,12 @@
 // scenario against the loopback servers whose ports come in the query string,
 // and answers with what happened, as JSON. Loopback only: every address here
 // is 127.0.0.1, and the worker's outbound network allows nothing else.
-import { connect } from "../../../src/adapters/cloudflare.ts";
-import type { Connection, ConnectOptions } from "../../../src/connection.ts";
+import { connect } from "../../../src/connect/cloudflare.ts";
+import type { Connection, ConnectOptions } from "../../../src/connect/connection.ts";
 import { ConnectionError } from "../../../src/errors/connection_error.ts";
 import { normalizeError } from "../../../src/errors/normalize_error.ts";
 import * as root from "../../../mod.ts";
-import { resilientFetch } from "../../../src/adapters/fetch.ts";
+import { resilientFetch } from "../../../src/http/mod.ts";
 import { constantBackoff } from "../../../src/policies/backoff.ts";
 
 export interface WorkerPorts {

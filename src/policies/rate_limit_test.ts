@@ -1,0 +1,239 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { ManualClock } from "../clock.ts";
+import { ConnectionError } from "../errors/connection_error.ts";
+import { rateLimit, RateLimitedError, type RateLimitedEvent } from "./rate_limit.ts";
+import { pipeline } from "./pipeline.ts";
+import { retry } from "./retry.ts";
+import { constantBackoff } from "./backoff.ts";
+
+/** What `p` rejects with; fails when it resolves. */
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  return assert.fail("expected a rejection");
+}
+
+/** An AbortController whose signal counts the abort listeners added and not removed. */
+function countingController(): { controller: AbortController; listeners: () => number } {
+  const controller = new AbortController();
+  const signal = controller.signal;
+  let count = 0;
+  const add = signal.addEventListener.bind(signal);
+  const remove = signal.removeEventListener.bind(signal);
+  signal.addEventListener = ((type: string, listener: EventListenerOrEventListenerObject) => {
+    if (type === "abort") count++;
+    add(type, listener);
+  }) as typeof signal.addEventListener;
+  signal.removeEventListener = ((type: string, listener: EventListenerOrEventListenerObject) => {
+    if (type === "abort") count--;
+    remove(type, listener);
+  }) as typeof signal.removeEventListener;
+  return { controller, listeners: () => count };
+}
+
+describe("rateLimit()", () => {
+  test("lets a burst through at once, then one call every windowMs / limit", async () => {
+    const clock = new ManualClock();
+    const limiter = rateLimit({ limit: 10, windowMs: 1_000, burst: 3, clock });
+    for (let i = 0; i < 3; i++) assert.equal(await limiter.execute(() => i), i);
+    const error = await rejection(limiter.execute(() => "over"));
+    assert.ok(error instanceof RateLimitedError);
+    assert.equal(error.retryAfterMs, 100);
+    assert.equal(error.name, "RateLimitedError");
+    await clock.advance(99);
+    assert.ok((await rejection(limiter.execute(() => "still over"))) instanceof RateLimitedError);
+    await clock.advance(1);
+    assert.equal(await limiter.execute(() => "again"), "again");
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  test("burst defaults to limit, and a quiet spell refills it up to burst only", async () => {
+    const clock = new ManualClock();
+    const limiter = rateLimit({ limit: 4, windowMs: 1_000, clock });
+    assert.equal(limiter.burst, 4);
+    assert.equal(limiter.available, 4);
+    for (let i = 0; i < 4; i++) await limiter.execute(() => i);
+    assert.equal(limiter.available, 0);
+    await clock.advance(10_000);
+    assert.equal(limiter.available, 4);
+  });
+
+  test("refusals fire onRejected with the error and its retryAfterMs", async () => {
+    const clock = new ManualClock();
+    const events: RateLimitedEvent[] = [];
+    const limiter = rateLimit({
+      limit: 1,
+      windowMs: 500,
+      clock,
+      onRejected: (e) => events.push(e),
+    });
+    await limiter.execute(() => 1);
+    await clock.advance(200);
+    const error = await rejection(limiter.execute(() => 2));
+    assert.equal(events.length, 1);
+    assert.equal(events[0]!.error, error);
+    assert.equal(events[0]!.retryAfterMs, 300);
+  });
+
+  test("a call over the limit waits its turn when it comes within maxWaitMs", async () => {
+    const clock = new ManualClock();
+    const limiter = rateLimit({ limit: 10, windowMs: 1_000, burst: 1, maxWaitMs: 250, clock });
+    const started: number[] = [];
+    const run = (i: number) => limiter.execute(() => started.push(clock.now()) && i);
+    const calls = [run(0), run(1), run(2)];
+    await clock.advance(0);
+    assert.deepEqual(started, [0]);
+    assert.equal(limiter.waiting, 2);
+    // The fourth would start at 300 ms: later than 250 ms from now.
+    const fourth = await rejection(run(3));
+    assert.ok(fourth instanceof RateLimitedError);
+    assert.equal(fourth.retryAfterMs, 300);
+    await clock.advance(200);
+    assert.deepEqual(started, [0, 100, 200]);
+    assert.deepEqual(await Promise.all(calls), [0, 1, 2]);
+    assert.equal(limiter.waiting, 0);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  test("an abort while waiting rejects at once, gives the turn back and leaves nothing behind", async () => {
+    const clock = new ManualClock();
+    const limiter = rateLimit({ limit: 10, windowMs: 1_000, burst: 1, maxWaitMs: 1_000, clock });
+    await limiter.execute(() => 0);
+    const { controller, listeners } = countingController();
+    const waiting = limiter.execute(() => "never", controller.signal);
+    await clock.advance(0);
+    assert.equal(listeners(), 1);
+    assert.equal(clock.pendingTimers, 1);
+    controller.abort(new Error("user left"));
+    const error = await rejection(waiting);
+    assert.ok(error instanceof ConnectionError);
+    assert.equal(error.kind, "cancelled");
+    assert.equal(listeners(), 0);
+    assert.equal(clock.pendingTimers, 0);
+    assert.equal(limiter.waiting, 0);
+    // Its slot (100 ms) is free again for the next caller.
+    const started: number[] = [];
+    const next = limiter.execute(() => started.push(clock.now()));
+    await clock.advance(100);
+    await next;
+    assert.deepEqual(started, [100]);
+  });
+
+  test("an abort of an earlier waiter does not bunch later ones together", async () => {
+    const clock = new ManualClock();
+    const limiter = rateLimit({ limit: 10, windowMs: 1_000, burst: 1, maxWaitMs: 1_000, clock });
+    await limiter.execute(() => 0);
+    const controller = new AbortController();
+    const started: number[] = [];
+    const first = limiter.execute(() => started.push(clock.now()), controller.signal);
+    const second = limiter.execute(() => started.push(clock.now()));
+    controller.abort();
+    await rejection(first);
+    const third = limiter.execute(() => started.push(clock.now()));
+    await clock.advance(1_000);
+    await Promise.all([second, third]);
+    assert.deepEqual(started, [200, 300]);
+  });
+
+  test("an already-aborted caller never takes a turn", async () => {
+    const clock = new ManualClock();
+    const limiter = rateLimit({ limit: 1, windowMs: 1_000, clock });
+    const controller = new AbortController();
+    controller.abort();
+    await rejection(limiter.execute(() => "no", controller.signal));
+    assert.equal(limiter.available, 1);
+  });
+
+  test("errors of the operation leave as ConnectionError when recognized, else untouched", async () => {
+    const limiter = rateLimit({ limit: 10, windowMs: 1_000, clock: new ManualClock() });
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), {
+      code: "ECONNREFUSED",
+    });
+    const e1 = await rejection(limiter.execute(() => Promise.reject(refused)));
+    assert.ok(e1 instanceof ConnectionError);
+    assert.equal(e1.kind, "refused");
+    const plain = new Error("not a connection failure");
+    assert.equal(await rejection(limiter.execute(() => Promise.reject(plain))), plain);
+  });
+
+  test("in a pipeline, each retry takes a turn of its own", async () => {
+    const clock = new ManualClock();
+    const limiter = rateLimit({ limit: 2, windowMs: 1_000, burst: 2, clock });
+    const policy = pipeline(retry({ maxAttempts: 3, backoff: constantBackoff(0), clock }), limiter);
+    let attempts = 0;
+    const error = await rejection(policy.execute(() => {
+      attempts++;
+      throw Object.assign(new Error("reset"), { code: "ECONNRESET" });
+    }));
+    // Two attempts pass the limiter; the third is refused, and that is not retried.
+    assert.equal(attempts, 2);
+    assert.ok(error instanceof RateLimitedError);
+  });
+
+  test("bad options throw at construction in std style", () => {
+    assert.throws(
+      () => rateLimit({ limit: 0, windowMs: 1_000 }),
+      new RangeError(
+        "Cannot create rateLimit as 'limit' must be a positive integer: current value is 0",
+      ),
+    );
+    assert.throws(() => rateLimit({ limit: 1, windowMs: 0 }), RangeError);
+    assert.throws(() => rateLimit({ limit: 1, windowMs: 1, burst: 1.5 }), RangeError);
+    assert.throws(() => rateLimit({ limit: 1, windowMs: 1, maxWaitMs: -1 }), RangeError);
+    assert.throws(() => rateLimit({ limit: 1, windowMs: 1, maxWaitMs: Infinity }), RangeError);
+    // deno-lint-ignore no-explicit-any
+    assert.throws(() => rateLimit(undefined as any), TypeError);
+    // deno-lint-ignore no-explicit-any
+    assert.throws(() => rateLimit({ limit: "1", windowMs: 1 } as any), TypeError);
+    // deno-lint-ignore no-explicit-any
+    assert.throws(() => rateLimit({ limit: 1, windowMs: 1, fleet: { key: "k" } as any }), {
+      name: "TypeError",
+      message: /'fleet.store' must be a FleetStore/,
+    });
+  });
+
+  test("property: no span of t ms ever starts more than burst + t × limit / windowMs calls", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 1, max: 5_000 }),
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 0, max: 500 }),
+        fc.array(fc.integer({ min: 0, max: 300 }), { minLength: 1, maxLength: 60 }),
+        async (limit, windowMs, burst, maxWaitMs, gaps) => {
+          const clock = new ManualClock();
+          const limiter = rateLimit({ limit, windowMs, burst, maxWaitMs, clock });
+          const starts: number[] = [];
+          const calls: Promise<unknown>[] = [];
+          for (const gap of gaps) {
+            await clock.advance(gap);
+            calls.push(
+              limiter.execute(() => starts.push(clock.now())).catch((e) => {
+                if (!(e instanceof RateLimitedError)) throw e;
+              }),
+            );
+          }
+          await clock.advance(maxWaitMs + 1);
+          await Promise.all(calls);
+          const rate = limit / windowMs;
+          for (let i = 0; i < starts.length; i++) {
+            for (let j = i; j < starts.length; j++) {
+              const span = starts[j]! - starts[i]!;
+              assert.ok(
+                j - i + 1 <= burst + span * rate + 1e-6,
+                `${j - i + 1} calls in ${span} ms (limit ${limit}/${windowMs}, burst ${burst})`,
+              );
+            }
+          }
+          assert.equal(clock.pendingTimers, 0);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
