@@ -10,7 +10,11 @@
  */
 
 import { type AnyConnectionError, ConnectionError } from "../errors/connection_error.ts";
-import type { ConnectionErrorKind, ConnectionOperation } from "../errors/kinds.ts";
+import {
+  CONNECTION_ERROR_KINDS,
+  type ConnectionErrorKind,
+  type ConnectionOperation,
+} from "../errors/kinds.ts";
 import { recognize } from "../errors/normalize_error.ts";
 import type { RuntimeName } from "../runtime.ts";
 
@@ -18,20 +22,9 @@ import type { RuntimeName } from "../runtime.ts";
 export type ChaosFault = Exclude<ConnectionErrorKind, "cancelled" | "unknown">;
 
 /** Every {@link ChaosFault}, for validating options. */
-export const CHAOS_FAULTS: readonly ChaosFault[] = Object.freeze([
-  "refused",
-  "reset",
-  "aborted",
-  "broken_pipe",
-  "closed",
-  "timeout",
-  "dns",
-  "unreachable",
-  "address_in_use",
-  "address_unavailable",
-  "tls",
-  "connect_failed",
-]);
+export const CHAOS_FAULTS: readonly ChaosFault[] = Object.freeze(
+  CONNECTION_ERROR_KINDS.filter((k): k is ChaosFault => k !== "cancelled" && k !== "unknown"),
+);
 
 /** Where the injected failure pretends to have happened. */
 export interface FaultTarget {

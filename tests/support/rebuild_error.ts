@@ -30,13 +30,23 @@ function prototypeFor(name: unknown): object {
   return proto;
 }
 
+/** A value `serialize()` could not write as JSON as itself: `undefined`, NaN, a bigint. */
+function primitive(v: unknown): unknown {
+  if (v === null || typeof v !== "object") return v;
+  const o = v as Record<string, unknown>;
+  if (o.undefined === true) return undefined;
+  if (typeof o.number === "string") return Number(o.number);
+  if (typeof o.bigint === "string") return BigInt(o.bigint);
+  return v;
+}
+
 /** The recorded error as an object again (a primitive comes back as itself). */
 export function rebuild(e: unknown): unknown {
   if (e === null || typeof e !== "object") return e;
   const s = e as Serialized;
   // A recorded primitive (an `undefined` cause among them) comes back as itself.
   if ("thrown" in s && Object.keys(s).every((k) => k === "thrown" || k === "value")) {
-    return s.value;
+    return primitive(s.value);
   }
   const out = Object.create(prototypeFor(s.constructorName)) as Record<string, unknown>;
   for (const [k, v] of Object.entries(s)) {

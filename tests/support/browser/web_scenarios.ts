@@ -23,7 +23,7 @@ import {
   retry,
 } from "../../../mod.ts";
 import { resilientFetch } from "../../../src/http/mod.ts";
-import { serialize } from "./serialize.ts";
+import { serialize } from "../serialize_error.ts";
 
 /** One fetch, and what to do around it. */
 export interface FetchSpec {

@@ -1,7 +1,8 @@
 /**
- * `serialize()` of scripts/capture_errors.ts, as a module that runs where
- * the error was thrown: inside a browser page or the edge-runtime sandbox
- * (no `node:` import). Same output, field for field (constructorName, name,
+ * `serialize()`: an error as the fixtures record it, for every capture
+ * script (scripts/capture_*.ts) and for the browser page and edge-runtime
+ * sandbox, where it runs where the error was thrown (so no `node:` import).
+ * Field for field (constructorName, name,
  * message, code, errno, syscall, address, port, hostname, own primitive
  * fields, isAggregate, errors, cause chain, ownKeys), so that
  * tests/support/rebuild_error.ts rebuilds what it records.
@@ -20,7 +21,7 @@ const RESERVED = new Set([
 ]);
 const MAX_DEPTH = 6;
 
-function safe<T>(f: () => T): T | undefined {
+export function safe<T>(f: () => T): T | undefined {
   try {
     return f();
   } catch {
