@@ -21,3 +21,10 @@ export function carries(value: unknown, brand: symbol): boolean {
     return false;
   }
 }
+
+/**
+ * Marks a policy's own refusal (an open circuit, a full bulkhead, a throttle,
+ * a rate limit): never a connection failure, so the normalizer does not
+ * search it, and the refusals of many calls cost no search each.
+ */
+export const REFUSAL: symbol = brandFor("Refusal");

@@ -10,6 +10,7 @@
  */
 
 import type { RuntimeName } from "../runtime.ts";
+import { carries, REFUSAL } from "./_brand.ts";
 import { type AnyConnectionError, hasBrand } from "./connection_error.ts";
 import { type ConnectionErrorKind, type ConnectionOperation, RETRYABLE_BY_KIND } from "./kinds.ts";
 import type { Recognizer } from "./recognizer.ts";
@@ -96,7 +97,7 @@ export interface Judge {
 function makeClassify(recognizers: readonly Recognizer[]): (error: unknown) => Verdict | undefined {
   return (error) => {
     if (hasBrand(error)) return error as AnyConnectionError;
-    if (typeof error !== "object" || error === null) return undefined;
+    if (typeof error !== "object" || error === null || carries(error, REFUSAL)) return undefined;
     const found = safeSearch(error, recognizers);
     return found && found.match.kind !== "unknown" ? found.match : undefined;
   };
@@ -118,7 +119,7 @@ export type Recognize = (
 function makeRecognize(recognizers: readonly Recognizer[]): Recognize {
   return (error, context) => {
     if (hasBrand(error)) return error as AnyConnectionError;
-    if (typeof error !== "object" || error === null) return undefined;
+    if (typeof error !== "object" || error === null || carries(error, REFUSAL)) return undefined;
     const found = safeSearch(error, recognizers);
     return found && found.match.kind !== "unknown"
       ? build(error, found, cleanContext(context))

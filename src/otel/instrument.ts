@@ -20,7 +20,7 @@ function policyName(layer: object): string | undefined {
   try {
     const strategy = (layer as { [STRATEGY]?: unknown })[STRATEGY];
     if (!(strategy instanceof Strategy)) return undefined;
-    return strategy.solo.name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    return strategy.name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
   } catch {
     return undefined; // a Proxy whose trap throws: a layer we cannot see into
   }

@@ -178,7 +178,8 @@ export class BreakerCore extends Strategy {
   readonly parent: BreakerParent | undefined;
   readonly key: string | undefined;
   /** The recent calls' durations, when `slowCall` is given. */
-  readonly slow: SlowCalls | undefined;
+  // `declare`: set only with `slowCall`, so a breaker without it keeps its size.
+  declare readonly slow?: SlowCalls;
   /**
    * fleet (issue 13): the one hook into the fleet (src/fleet/_breaker_sync.ts),
    * called by run, the counting, the probes, isolate and reset. Set only with
@@ -197,7 +198,9 @@ export class BreakerCore extends Strategy {
     this.parent = parent;
     this.key = key;
     this.counter = settings.trip.create(settings.clock);
-    this.slow = settings.slowCall?.window(settings.clock);
+    if (settings.slowCall !== undefined) {
+      (this as { slow?: SlowCalls }).slow = settings.slowCall.window(settings.clock);
+    }
     // fleet (issue 13)
     if (settings.fleet !== undefined) this.fleet = new BreakerSync(this, settings.fleet, key);
   }

@@ -46,12 +46,12 @@ export abstract class Strategy {
    * of a subclass (which may override `execute`) runs through `execute`.
    */
   readonly owner: object;
-  /** This strategy as a pipeline of one: what the policy's `execute` runs. */
-  readonly solo: Plan;
+  /** The API named in a bad-argument error of its `execute`: "retry". */
+  readonly name: string;
 
   constructor(owner: object, name: string) {
     this.owner = owner;
-    this.solo = new Plan([this], [this], name);
+    this.name = name;
   }
 
   /**
@@ -105,13 +105,16 @@ export class Plan {
 
 /** The `execute` of every faultline policy: its strategy, run as a pipeline of one. */
 export function executeSolo<T>(policy: object, fn: unknown, signal: unknown): Promise<T> {
-  let plan: Plan;
+  let strategy: Strategy;
   try {
-    plan = ((policy as Carrier)[STRATEGY] as Strategy).solo;
+    strategy = (policy as Carrier)[STRATEGY] as Strategy;
+    if (!(strategy instanceof Strategy)) {
+      throw new TypeError("Cannot execute: not a faultline policy");
+    }
   } catch (error) {
     return Promise.reject(error);
   }
-  return runPlan<T>(plan, fn, signal);
+  return start<T>(undefined, strategy, strategy.name, fn, signal);
 }
 
 type Operation = (ctx: ExecutionContext) => unknown;
@@ -129,16 +132,27 @@ function capture(resolve: (value: never) => void, reject: (error: unknown) => vo
  * an already-aborted signal rejects.
  */
 export function runPlan<T>(plan: Plan, fn: unknown, signal: unknown): Promise<T> {
+  return start<T>(plan, undefined, plan.name, fn, signal);
+}
+
+/** A call of a plan, or of one strategy alone (no plan: a policy keeps no arrays for it). */
+function start<T>(
+  plan: Plan | undefined,
+  solo: Strategy | undefined,
+  name: string,
+  fn: unknown,
+  signal: unknown,
+): Promise<T> {
   if (typeof fn !== "function") {
     return Promise.reject(
       new TypeError(
-        `Cannot execute ${plan.name} as 'fn' must be a function: current value is ${show(fn)}`,
+        `Cannot execute ${name} as 'fn' must be a function: current value is ${show(fn)}`,
       ),
     );
   }
   const s = signal as AbortSignal | undefined;
   if (s !== undefined && s !== null && s.aborted === true) return Promise.reject(cancelledBy(s));
-  const call = new Call(plan, fn as Operation);
+  const call = new Call(plan, solo, fn as Operation);
   capturing = call;
   const promise = new Promise<T>(capture);
   capturing = undefined;
@@ -156,13 +170,15 @@ export function signalOf(ctx: ExecutionContext): AbortSignal | undefined {
 
 /** One call of a plan: runs its layers in turn, and settles its promise as the outermost sink. */
 export class Call implements Sink {
-  readonly #plan: Plan;
+  readonly #plan: Plan | undefined;
+  readonly #solo: Strategy | undefined;
   readonly #fn: Operation;
   resolve: ((value: unknown) => void) | undefined = undefined;
   reject: ((error: unknown) => void) | undefined = undefined;
 
-  constructor(plan: Plan, fn: Operation) {
+  constructor(plan: Plan | undefined, solo: Strategy | undefined, fn: Operation) {
     this.#plan = plan;
+    this.#solo = solo;
     this.#fn = fn;
   }
 
@@ -182,11 +198,11 @@ export class Call implements Sink {
   /** Runs the layer at `index` (the operation, past the last) with `ctx`, reporting to `sink`. */
   next(index: number, ctx: ExecutionContext, sink: Sink): void {
     const plan = this.#plan;
-    if (index === plan.layers.length) {
+    if (plan === undefined ? index === 1 : index === plan.layers.length) {
       runOperation(this.#fn, ctx, sink);
       return;
     }
-    const strategy = plan.strategies[index];
+    const strategy = plan === undefined ? this.#solo : plan.strategies[index];
     if (strategy !== undefined) {
       try {
         strategy.run(this, index, ctx, sink);
@@ -195,9 +211,11 @@ export class Call implements Sink {
       }
       return;
     }
-    const layer = plan.layers[index] as Policy;
+    // Only a plan has layers that are not strategies.
+    const layers = plan!.layers;
+    const layer = layers[index] as Policy;
     // What leaves faultline's layers for a third-party one leaves as from a call.
-    const inner: Operation = index + 1 === plan.layers.length
+    const inner: Operation = index + 1 === layers.length
       ? this.#fn
       : (c) =>
         new Promise((ok, fail) =>

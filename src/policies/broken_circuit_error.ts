@@ -5,7 +5,7 @@
  * @module
  */
 
-import { brandFor, carries } from "../errors/_brand.ts";
+import { brandFor, carries, REFUSAL } from "../errors/_brand.ts";
 
 const BROKEN: unique symbol = brandFor("BrokenCircuitError") as never;
 
@@ -60,6 +60,11 @@ export class BrokenCircuitError extends Error {
 
   /** The brand that `instanceof` looks for, so that another copy of faultline's errors pass too. */
   get [BROKEN](): true {
+    return true;
+  }
+
+  /** Marks a policy's refusal: never searched as a connection failure. */
+  get [REFUSAL](): true {
     return true;
   }
 

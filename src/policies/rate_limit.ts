@@ -9,7 +9,7 @@
  */
 
 import type { Clock } from "../clock.ts";
-import { brandFor, carries } from "../errors/_brand.ts";
+import { brandFor, carries, REFUSAL } from "../errors/_brand.ts";
 import type { Judge, Normalizer } from "../errors/normalize_error.ts";
 import { type Call, executeSolo, signalOf, type Sink, STRATEGY, Strategy } from "./_engine.ts";
 import { Emitter, type Event } from "./events.ts";
@@ -123,6 +123,11 @@ export class RateLimitedError extends Error {
 
   /** The brand that `instanceof` looks for, so that another copy of faultline's errors pass too. */
   get [LIMITED](): true {
+    return true;
+  }
+
+  /** Marks a policy's refusal: never searched as a connection failure. */
+  get [REFUSAL](): true {
     return true;
   }
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { brandFor, carries } from "../errors/_brand.ts";
+import { brandFor, carries, REFUSAL } from "../errors/_brand.ts";
 
 const THROTTLED: unique symbol = brandFor("ThrottledError") as never;
 
@@ -52,6 +52,11 @@ export class ThrottledError extends Error {
 
   /** The brand that `instanceof` looks for, so that another copy of faultline's errors pass too. */
   get [THROTTLED](): true {
+    return true;
+  }
+
+  /** Marks a policy's refusal: never searched as a connection failure. */
+  get [REFUSAL](): true {
     return true;
   }
 
