@@ -1,6 +1,7 @@
 /**
- * The circuit breaker's state machine and validated settings, written once
- * for `execute()` and for every place in a pipeline. Internal.
+ * The circuit breaker's state machine, written once for `execute()` and for
+ * every place in a pipeline; its settings are in `_breaker_settings.ts`, one
+ * call's bookkeeping in `_breaker_calls.ts`. Internal.
  *
  * The breaker keeps no timer: the move from `open` to `half_open` happens
  * when a call (or a read of `state`) finds that `halfOpenAfter` has passed.
@@ -8,14 +9,12 @@
  * @module
  */
 
-import type { Clock } from "../clock.ts";
-import type { AnyConnectionError } from "../errors/connection_error.ts";
-import { CONNECTION_ERROR_KINDS } from "../errors/kinds.ts";
-import { type Judge, normalizeError, type Normalizer } from "../errors/normalize_error.ts";
 import { MAX_DELAY_MS } from "./backoff.ts";
 import { type Call, signalOf, type Sink, Strategy } from "./_engine.ts";
-import type { TripCounter, TripStrategy } from "./trip/types.ts";
-import type { CircuitBreakerOptions, CircuitState, HalfOpenBackoff } from "./breaker_options.ts";
+import { BreakerCall, ProbeCall } from "./_breaker_calls.ts";
+import type { BreakerSettings } from "./_breaker_settings.ts";
+import type { TripCounter } from "./trip/types.ts";
+import type { CircuitState } from "./breaker_options.ts";
 import type {
   BreakEvent,
   HalfOpenEvent,
@@ -26,104 +25,17 @@ import type {
 import { checkSnapshot, type CircuitBreakerSnapshot } from "./breaker_snapshot.ts";
 import { refusal } from "./broken_circuit_error.ts";
 import { Emitter } from "./events.ts";
-import { parseOn } from "./_on.ts";
-import { SlowCallRule, type SlowCalls } from "./_slow_calls.ts";
-import { cancelledBy, onward } from "./_outgoing.ts";
+import { onward } from "./_outgoing.ts";
+import type { SlowCalls } from "./_slow_calls.ts";
 import type { ExecutionContext } from "./types.ts";
 import { BreakerSync } from "../fleet/_breaker_sync.ts"; // fleet (issue 13)
-import { type FleetSettings, fleetSettings } from "../fleet/_sync.ts"; // fleet (issue 13)
-import {
-  clock as checkClock,
-  duration,
-  judge,
-  optionsObject,
-  positiveInteger,
-  typeError,
-} from "./_validate.ts";
+
+export { BreakerSettings } from "./_breaker_settings.ts";
 
 /** Internal: what a keyed breaker hears from the breakers it owns. */
 export interface BreakerParent {
   /** A breaker it owns changed state. */
   changed(key: string, from: CircuitState, to: CircuitState): void;
-}
-
-const DEFAULT_KINDS: ReadonlySet<string> = new Set(
-  CONNECTION_ERROR_KINDS.filter((k) => k !== "cancelled" && k !== "unknown"),
-);
-
-/** Validated options, read once: shared by every breaker of a keyed breaker. */
-export class BreakerSettings {
-  readonly trip: TripStrategy;
-  readonly halfOpenAfter: number | ((openings: number) => number) | HalfOpenBackoff;
-  readonly kinds: ReadonlySet<string> | undefined;
-  readonly predicate: ((error: unknown, normalized: AnyConnectionError) => boolean) | undefined;
-  readonly maxProbes: number;
-  readonly successes: number;
-  readonly probeTimeout: number;
-  readonly clock: Clock;
-  readonly judge: Judge;
-  readonly normalize: Normalizer;
-  /** fleet (issue 13): the validated `fleet` option. */
-  readonly fleet: FleetSettings | undefined;
-  /** The slow-call rule, when `slowCall` is given. */
-  readonly slowCall: SlowCallRule | undefined;
-
-  constructor(options: unknown, api = "circuitBreaker") {
-    if (options === undefined) typeError(api, "options", "an object", options);
-    const o = optionsObject<CircuitBreakerOptions>(api, options);
-    const trip = o.trip;
-    const halfOpenAfter = o.halfOpenAfter;
-    const on = o.on;
-    const maxProbes = o.halfOpenMaxProbes;
-    const successes = o.halfOpenSuccesses;
-    const probeTimeout = o.probeTimeout;
-    const clock = o.clock;
-    const normalize = o.normalize;
-    const fleet = o.fleet; // fleet (issue 13)
-    const slowCall = o.slowCall;
-    if (
-      typeof trip !== "object" || trip === null ||
-      typeof (trip as TripStrategy).create !== "function"
-    ) {
-      typeError(api, "trip", "a trip strategy such as consecutiveFailures(5)", trip);
-    }
-    this.trip = trip;
-    if (typeof halfOpenAfter === "function") {
-      this.halfOpenAfter = halfOpenAfter;
-    } else if (
-      typeof halfOpenAfter === "object" && halfOpenAfter !== null &&
-      typeof (halfOpenAfter as HalfOpenBackoff).delay === "function"
-    ) {
-      this.halfOpenAfter = halfOpenAfter;
-    } else if (typeof halfOpenAfter === "number" || halfOpenAfter === undefined) {
-      this.halfOpenAfter = Math.min(duration(api, "halfOpenAfter", halfOpenAfter), MAX_DELAY_MS);
-    } else {
-      typeError(
-        api,
-        "halfOpenAfter",
-        "a finite non-negative number of milliseconds, a function or a backoff",
-        halfOpenAfter,
-      );
-    }
-    const parsed = parseOn<(error: unknown, normalized: AnyConnectionError) => boolean>(api, on);
-    this.kinds = parsed.predicate === undefined ? parsed.kinds ?? DEFAULT_KINDS : undefined;
-    this.predicate = parsed.predicate;
-    this.maxProbes = maxProbes === undefined
-      ? 1
-      : positiveInteger(api, "halfOpenMaxProbes", maxProbes);
-    this.successes = successes === undefined
-      ? 1
-      : positiveInteger(api, "halfOpenSuccesses", successes);
-    this.probeTimeout = probeTimeout === undefined
-      ? 60_000
-      : duration(api, "probeTimeout", probeTimeout, true);
-    this.clock = checkClock(api, clock);
-    this.judge = judge(api, normalize);
-    this.normalize = normalize ?? normalizeError;
-    this.fleet = fleetSettings(api, fleet, "circuitBreaker"); // fleet (issue 13)
-    this.slowCall = slowCall === undefined ? undefined : new SlowCallRule(api, slowCall);
-    Object.freeze(this);
-  }
 }
 
 const CLOSED = 0;
@@ -481,131 +393,5 @@ export class BreakerCore extends Strategy {
     ep.openings = s.openings;
     ep.probeSuccesses = to === HALF_OPEN ? s.probeSuccesses : 0;
     ep.isolations = to === ISOLATED ? 1 : 0;
-  }
-}
-
-/** A closed breaker's call: counts how the layers inside it ended. */
-class BreakerCall implements Sink {
-  readonly #core: BreakerCore;
-  readonly #epoch: number;
-  readonly #sink: Sink;
-  readonly #start: number;
-
-  constructor(core: BreakerCore, epoch: number, sink: Sink, start: number) {
-    this.#core = core;
-    this.#epoch = epoch;
-    this.#sink = sink;
-    this.#start = start;
-  }
-
-  ok(value: unknown): void {
-    try {
-      this.#core.succeeded(this.#epoch);
-      if (this.#core.slow !== undefined) this.#core.timed(this.#epoch, this.#start);
-    } catch (error) {
-      this.#sink.fail(error); // a custom TripCounter that throws rejects the call with it
-      return;
-    }
-    this.#sink.ok(value);
-  }
-
-  fail(error: unknown): void {
-    let out: unknown;
-    try {
-      const core = this.#core;
-      // Timed first: a failure that opens the breaker moves the epoch on.
-      if (core.slow !== undefined && core.counts(error)) core.timed(this.#epoch, this.#start);
-      out = core.failed(error, this.#epoch);
-    } catch (thrown) {
-      out = thrown; // a TripCounter that throws rejects the call with it
-    }
-    this.#sink.fail(out);
-  }
-}
-
-/**
- * A probe holds one slot until it settles or its caller aborts: an abort
- * frees the slot at once, so a probe whose operation ignores the signal
- * cannot keep the breaker half-open. It is its own abort listener.
- */
-class ProbeCall implements Sink {
-  readonly #core: BreakerCore;
-  readonly #epoch: number;
-  readonly #signal: AbortSignal | undefined;
-  readonly #sink: Sink;
-  #held = true;
-  #done = false;
-  #listening = false;
-
-  constructor(core: BreakerCore, epoch: number, signal: AbortSignal | undefined, sink: Sink) {
-    this.#core = core;
-    this.#epoch = epoch;
-    this.#signal = signal;
-    this.#sink = sink;
-  }
-
-  /** Listens for the caller's abort, once the layers inside have started. */
-  listen(): void {
-    const signal = this.#signal;
-    if (this.#done || signal === undefined) return;
-    if (signal.aborted) {
-      this.handleEvent();
-      return;
-    }
-    signal.addEventListener("abort", this);
-    this.#listening = true;
-  }
-
-  /** Frees the slot; true when this probe still counts (the breaker has not moved on). */
-  #release(): boolean {
-    if (!this.#held) return false;
-    this.#held = false;
-    if (this.#epoch !== this.#core.epoch) return false;
-    this.#core.ep!.probes--;
-    return true;
-  }
-
-  /** Settles once: the first of the outcome and the caller's abort wins. */
-  #end(): boolean {
-    if (this.#done) return false;
-    this.#done = true;
-    if (this.#listening) {
-      this.#listening = false;
-      this.#signal!.removeEventListener("abort", this);
-    }
-    return true;
-  }
-
-  handleEvent(): void {
-    if (!this.#end()) return;
-    this.#release();
-    this.#sink.fail(cancelledBy(this.#signal!));
-  }
-
-  ok(value: unknown): void {
-    if (!this.#end()) return;
-    try {
-      if (this.#release()) this.#core.probeSucceeded();
-    } catch (error) {
-      this.#sink.fail(error);
-      return;
-    }
-    this.#sink.ok(value);
-  }
-
-  fail(error: unknown): void {
-    if (!this.#end()) return;
-    const core = this.#core;
-    let out: unknown = error;
-    try {
-      out = onward(error, core.settings.judge);
-      if (this.#release() && core.counts(error)) {
-        core.open(core.settings.clock.now(), "probe_failed", error);
-        core.fleet?.probeEnded(false); // fleet (issue 13)
-      }
-    } catch (thrown) {
-      out = thrown;
-    }
-    this.#sink.fail(out);
   }
 }
