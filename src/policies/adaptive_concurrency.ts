@@ -10,6 +10,7 @@
 import type { Clock } from "../clock.ts";
 import type { Recognize } from "../errors/normalize_error.ts";
 import { type Call, executeSolo, signalOf, type Sink, STRATEGY, Strategy } from "./_engine.ts";
+import { Waiters } from "./_waiters.ts";
 import { BulkheadRejectedError, type BulkheadRejectedEvent } from "./bulkhead.ts";
 import { Emitter, type Event } from "./events.ts";
 import { cancelledBy, outgoing } from "./_outgoing.ts";
@@ -56,32 +57,6 @@ const IGNORED = 0;
 const MEASURED = 1;
 const DROPPED = 2;
 
-/** A call waiting for a slot, in a doubly linked list; its own abort listener. */
-class Waiter {
-  prev: Waiter | undefined = undefined;
-  next: Waiter | undefined = undefined;
-  readonly core: AdaptiveCore;
-  readonly call: Call;
-  readonly index: number;
-  readonly ctx: ExecutionContext;
-  readonly sink: Sink;
-  readonly signal: AbortSignal | undefined;
-
-  constructor(core: AdaptiveCore, call: Call, index: number, ctx: ExecutionContext, sink: Sink) {
-    this.core = core;
-    this.call = call;
-    this.index = index;
-    this.ctx = ctx;
-    this.sink = sink;
-    this.signal = signalOf(ctx);
-  }
-
-  handleEvent(): void {
-    this.core.unlink(this);
-    this.sink.fail(cancelledBy(this.signal!));
-  }
-}
-
 /** The semantics of {@link adaptiveConcurrency}, written once. */
 class AdaptiveCore extends Strategy {
   readonly algorithm: LimitAlgorithm;
@@ -91,9 +66,7 @@ class AdaptiveCore extends Strategy {
   readonly clock: Clock;
   readonly recognize: Recognize;
   inFlight = 0;
-  queued = 0;
-  first: Waiter | undefined = undefined;
-  last: Waiter | undefined = undefined;
+  readonly waiters: Waiters = new Waiters();
   readonly changed: Emitter<LimitChangeEvent> = new Emitter<LimitChangeEvent>();
   readonly rejected: Emitter<BulkheadRejectedEvent> = new Emitter<BulkheadRejectedEvent>();
 
@@ -116,14 +89,8 @@ class AdaptiveCore extends Strategy {
     if (this.inFlight < this.limit) {
       this.inFlight++;
       this.start(call, index, ctx, sink);
-    } else if (this.queued < this.queue) {
-      const waiter = new Waiter(this, call, index, ctx, sink);
-      waiter.prev = this.last;
-      if (this.last) this.last.next = waiter;
-      else this.first = waiter;
-      this.last = waiter;
-      this.queued++;
-      waiter.signal?.addEventListener("abort", waiter);
+    } else if (this.waiters.size < this.queue) {
+      this.waiters.add(call, index, ctx, sink);
     } else {
       const error = new BulkheadRejectedError(this.limit, this.queue);
       if (this.rejected.has) this.rejected.emit({ limit: this.limit, queue: this.queue, error });
@@ -142,16 +109,6 @@ class AdaptiveCore extends Strategy {
       return;
     }
     call.next(index + 1, ctx, new LimitedCall(this, sink, now, this.inFlight, signalOf(ctx)));
-  }
-
-  unlink(waiter: Waiter): void {
-    if (waiter.prev) waiter.prev.next = waiter.next;
-    else this.first = waiter.next;
-    if (waiter.next) waiter.next.prev = waiter.prev;
-    else this.last = waiter.prev;
-    waiter.prev = waiter.next = undefined;
-    this.queued--;
-    waiter.signal?.removeEventListener("abort", waiter);
   }
 
   /**
@@ -176,9 +133,8 @@ class AdaptiveCore extends Strategy {
         }
       }
     }
-    while (this.first !== undefined && this.inFlight < this.limit) {
-      const next = this.first;
-      this.unlink(next);
+    while (this.waiters.size > 0 && this.inFlight < this.limit) {
+      const next = this.waiters.shift()!;
       this.inFlight++;
       // Started after the caller whose slot it takes has heard its outcome.
       queueMicrotask(() => {
@@ -357,7 +313,7 @@ export class AdaptiveConcurrencyPolicy implements Policy {
 
   /** Calls waiting for a slot now. */
   get queued(): number {
-    return this[STRATEGY].queued;
+    return this[STRATEGY].waiters.size;
   }
 
   /**

@@ -8,7 +8,8 @@
 
 import { brandFor, carries, REFUSAL } from "../errors/_brand.ts";
 import type { Judge, Normalizer } from "../errors/normalize_error.ts";
-import { type Call, executeSolo, signalOf, type Sink, STRATEGY, Strategy } from "./_engine.ts";
+import { type Call, executeSolo, type Sink, STRATEGY, Strategy } from "./_engine.ts";
+import { Waiters } from "./_waiters.ts";
 import { Emitter, type Event } from "./events.ts";
 import { cancelledBy, onward } from "./_outgoing.ts";
 import type { ExecutionContext, Policy } from "./types.ts";
@@ -112,52 +113,13 @@ export class BulkheadRejectedError extends Error {
   }
 }
 
-/**
- * A call waiting for a slot, in a doubly linked list so that an abort takes it
- * out in O(1). It is its own abort listener (`handleEvent`): no closure.
- */
-class Waiter {
-  prev: Waiter | undefined = undefined;
-  next: Waiter | undefined = undefined;
-  readonly core: BulkheadCore;
-  readonly call: Call;
-  readonly index: number;
-  readonly ctx: ExecutionContext;
-  readonly sink: Sink;
-  readonly signal: AbortSignal | undefined;
-
-  constructor(
-    core: BulkheadCore,
-    call: Call,
-    index: number,
-    ctx: ExecutionContext,
-    sink: Sink,
-    signal: AbortSignal | undefined,
-  ) {
-    this.core = core;
-    this.call = call;
-    this.index = index;
-    this.ctx = ctx;
-    this.sink = sink;
-    this.signal = signal;
-  }
-
-  /** The signal aborted while waiting. */
-  handleEvent(): void {
-    this.core.unlink(this);
-    this.sink.fail(cancelledBy(this.signal!));
-  }
-}
-
 /** The semantics of {@link bulkhead}, written once. */
 class BulkheadCore extends Strategy {
   readonly limit: number;
   readonly queue: number;
   readonly judge: Judge;
   executing = 0;
-  queued = 0;
-  first: Waiter | undefined = undefined;
-  last: Waiter | undefined = undefined;
+  readonly waiters: Waiters = new Waiters();
   readonly rejected: Emitter<BulkheadRejectedEvent> = new Emitter<BulkheadRejectedEvent>();
 
   constructor(limit: number, queue: number, judge: Judge) {
@@ -171,15 +133,8 @@ class BulkheadCore extends Strategy {
     if (this.executing < this.limit) {
       this.executing++;
       call.next(index + 1, ctx, new BulkheadCall(this, sink));
-    } else if (this.queued < this.queue) {
-      const signal = signalOf(ctx);
-      const waiter = new Waiter(this, call, index, ctx, sink, signal);
-      waiter.prev = this.last;
-      if (this.last) this.last.next = waiter;
-      else this.first = waiter;
-      this.last = waiter;
-      this.queued++;
-      signal?.addEventListener("abort", waiter);
+    } else if (this.waiters.size < this.queue) {
+      this.waiters.add(call, index, ctx, sink);
     } else {
       const error = new BulkheadRejectedError(this.limit, this.queue);
       if (this.rejected.has) this.rejected.emit({ limit: this.limit, queue: this.queue, error });
@@ -187,24 +142,13 @@ class BulkheadCore extends Strategy {
     }
   }
 
-  unlink(waiter: Waiter): void {
-    if (waiter.prev) waiter.prev.next = waiter.next;
-    else this.first = waiter.next;
-    if (waiter.next) waiter.next.prev = waiter.prev;
-    else this.last = waiter.prev;
-    waiter.prev = waiter.next = undefined;
-    this.queued--;
-    waiter.signal?.removeEventListener("abort", waiter);
-  }
-
   /** Frees a slot: the first waiter takes it, and starts on the next microtask. */
   release(): void {
-    const next = this.first;
+    const next = this.waiters.shift();
     if (next === undefined) {
       this.executing--;
       return;
     }
-    this.unlink(next);
     // Started after the caller whose slot it takes has heard its outcome.
     queueMicrotask(() => {
       if (next.signal?.aborted) {
@@ -286,7 +230,7 @@ export class BulkheadPolicy implements Policy {
 
   /** Calls waiting for a slot now. */
   get queued(): number {
-    return this[STRATEGY].queued;
+    return this[STRATEGY].waiters.size;
   }
 
   /**
