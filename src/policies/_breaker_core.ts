@@ -147,6 +147,7 @@ export class BreakerCore extends Strategy {
       this.ep!.probes++;
       this.ep!.lastProbeAt = now;
       const probe = new ProbeCall(this, this.epoch, signalOf(ctx), sink);
+      call.own(); // an abort ends the probe before the operation does
       call.next(index + 1, ctx, probe);
       probe.listen();
       return;

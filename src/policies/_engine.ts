@@ -8,9 +8,11 @@
  * by a plain method call on its own sink: an outcome, not a rethrown error
  * (Polly v8's `ExecuteCore` over `Outcome<T>`). `policy.execute(fn)` is that
  * run as a one-layer pipeline; `pipeline()` chains the runs. So the
- * operation's promise gets one reaction and the call makes one promise,
- * however many layers there are, and nothing between the layers can throw
- * past them. A failure passes through the layers as it was thrown (each
+ * operation's promise gets one reaction, however many layers there are, and
+ * nothing between the layers can throw past them; unless a layer may end the
+ * call before the operation does (a timeout, say), the promise of that
+ * reaction is the call's: a call costs what `op().then(f)` does, plus the
+ * layers' own bookkeeping. A failure passes through the layers as it was thrown (each
  * decides on a cheap verdict, see `Judge`) and becomes a `ConnectionError`
  * once, where it leaves the call.
  *
@@ -121,7 +123,7 @@ type Operation = (ctx: ExecutionContext) => unknown;
 
 let capturing: Call | undefined;
 // One executor for every call (no closure each time): it hands the call's
-// promise's resolve and reject to the call being started.
+// promise's resolve and reject to the call that asked for one.
 function capture(resolve: (value: never) => void, reject: (error: unknown) => void): void {
   capturing!.resolve = resolve as (value: unknown) => void;
   capturing!.reject = reject;
@@ -153,13 +155,9 @@ function start<T>(
   const s = signal as AbortSignal | undefined;
   if (s !== undefined && s !== null && s.aborted === true) return Promise.reject(cancelledBy(s));
   const call = new Call(plan, solo, fn as Operation);
-  capturing = call;
-  const promise = new Promise<T>(capture);
-  capturing = undefined;
   call.next(0, new Context(s ?? undefined, 1), call);
-  return promise;
+  return call.handOut() as Promise<T>;
 }
-
 /**
  * The signal that cancels a layer's call, without making one: a
  * {@link Context} made from no signal has none.
@@ -168,11 +166,34 @@ export function signalOf(ctx: ExecutionContext): AbortSignal | undefined {
   return ctx instanceof Context ? ctx.given : ctx.signal;
 }
 
+// How a call's promise comes to be. Most calls need no promise of their own:
+// the operation's promise gets one reaction, and the promise that reaction
+// makes is the call's, its handler returning the outcome the layers decided
+// (so a call costs what `op().then(f)` does). A layer that may end the call
+// while the operation still runs (a timeout, an abort listener, a hedge) asks
+// for a promise of the call's own first (`Call.own`), as does a call whose
+// layers are still at work when the reaction has run (a retry waiting).
+/** `start` is still running the layers: no operation has a reaction yet. */
+const FRESH = 0;
+/** The reaction to the first operation's promise is the call's promise. */
+const WATCHING = 1;
+/** The call has a promise of its own, which `ok` and `fail` settle. */
+const OWNED = 2;
+
+/** What the layers decided, while no promise is there to take it. */
+const PENDING = 0;
+const FULFILLED = 1;
+const REJECTED = 2;
+
 /** One call of a plan: runs its layers in turn, and settles its promise as the outermost sink. */
 export class Call implements Sink {
   readonly #plan: Plan | undefined;
   readonly #solo: Strategy | undefined;
   readonly #fn: Operation;
+  #mode = FRESH;
+  #outcome = PENDING;
+  #value: unknown = undefined;
+  #promise: Promise<unknown> | undefined = undefined;
   resolve: ((value: unknown) => void) | undefined = undefined;
   reject: ((error: unknown) => void) | undefined = undefined;
 
@@ -183,7 +204,11 @@ export class Call implements Sink {
   }
 
   ok(value: unknown): void {
-    this.resolve!(value);
+    if (this.#mode === OWNED) this.resolve!(value);
+    else if (this.#outcome === PENDING) {
+      this.#outcome = FULFILLED;
+      this.#value = value;
+    }
   }
 
   /**
@@ -192,14 +217,53 @@ export class Call implements Sink {
    * made before never cost a ConnectionError (and its stack trace) each.
    */
   fail(error: unknown): void {
-    this.reject!(recognize(error) ?? error);
+    const out = recognize(error) ?? error;
+    if (this.#mode === OWNED) this.reject!(out);
+    else if (this.#outcome === PENDING) {
+      this.#outcome = REJECTED;
+      this.#value = out;
+    }
+  }
+
+  /**
+   * Gives the call a promise of its own, settled by `ok` and `fail`: for a
+   * layer that may end the call while the operation runs. Call it in `run`,
+   * before `next`.
+   */
+  own(): Promise<unknown> {
+    if (this.#mode !== OWNED) {
+      this.#mode = OWNED;
+      capturing = this;
+      this.#promise = new Promise(capture);
+      capturing = undefined;
+    }
+    return this.#promise!;
+  }
+
+  /** The call's promise, once `start` has run the layers as far as they go at once. */
+  handOut(): Promise<unknown> {
+    if (this.#mode === FRESH) {
+      if (this.#outcome === FULFILLED) return Promise.resolve(this.#value);
+      if (this.#outcome === REJECTED) return Promise.reject(this.#value);
+    }
+    return this.#mode === WATCHING ? this.#promise! : this.own();
+  }
+
+  /**
+   * The reaction's result: the outcome, or, while a layer is still at work,
+   * a promise of the call's own that the reaction's promise follows.
+   */
+  #take(): unknown {
+    if (this.#outcome === FULFILLED) return this.#value;
+    if (this.#outcome === REJECTED) throw this.#value;
+    return this.own();
   }
 
   /** Runs the layer at `index` (the operation, past the last) with `ctx`, reporting to `sink`. */
   next(index: number, ctx: ExecutionContext, sink: Sink): void {
     const plan = this.#plan;
     if (plan === undefined ? index === 1 : index === plan.layers.length) {
-      runOperation(this.#fn, ctx, sink);
+      this.#operate(ctx, sink);
       return;
     }
     const strategy = plan === undefined ? this.#solo : plan.strategies[index];
@@ -211,7 +275,9 @@ export class Call implements Sink {
       }
       return;
     }
-    // Only a plan has layers that are not strategies.
+    // Only a plan has layers that are not strategies. Their promise, not the
+    // operation's, says how they end.
+    this.own();
     const layers = plan!.layers;
     const layer = layers[index] as Policy;
     // What leaves faultline's layers for a third-party one leaves as from a call.
@@ -230,18 +296,39 @@ export class Call implements Sink {
     }
     settle(result, sink);
   }
-}
 
-/** Runs the operation itself and reports how it ends. */
-function runOperation(fn: Operation, ctx: ExecutionContext, sink: Sink): void {
-  let value: unknown;
-  try {
-    value = fn(ctx);
-  } catch (error) {
-    sink.fail(error);
-    return;
+  /** Runs the operation itself and reports how it ends. */
+  #operate(ctx: ExecutionContext, sink: Sink): void {
+    let value: unknown;
+    try {
+      value = this.#fn(ctx);
+    } catch (error) {
+      sink.fail(error);
+      return;
+    }
+    if (
+      this.#mode !== FRESH || value === null ||
+      (typeof value !== "object" && typeof value !== "function")
+    ) {
+      settle(value, sink);
+      return;
+    }
+    try {
+      this.#promise = Promise.resolve(value).then(
+        (v) => {
+          sink.ok(v);
+          return this.#take();
+        },
+        (e) => {
+          sink.fail(e);
+          return this.#take();
+        },
+      );
+      this.#mode = WATCHING;
+    } catch (error) {
+      sink.fail(error); // a promise whose `constructor` getter throws
+    }
   }
-  settle(value, sink);
 }
 
 /** Reports a value, or how a thenable ends (once, however often it calls back). */

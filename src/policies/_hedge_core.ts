@@ -56,6 +56,7 @@ export class HedgeCore extends Strategy {
       return;
     }
     this.budget?.recordCall(); // a budget that throws rejects the call (nothing has started)
+    call.own(); // the first attempt's outcome is not the call's: another may win
     new HedgeCall(this, call, index, caller, sink).begin();
   }
 

@@ -90,6 +90,8 @@ class RetryCall implements Sink {
   readonly #start: number;
   readonly #sink: Sink;
   #attempt = 1;
+  /** True while an attempt is being started: an outcome heard then came synchronously. */
+  #starting = false;
   /** The backoff's own last delay, for decorrelated jitter (a Retry-After does not skew it). */
   #previous = 0;
 
@@ -110,7 +112,9 @@ class RetryCall implements Sink {
   }
 
   begin(ctx?: Context): void {
+    this.#starting = true;
     this.#call.next(this.#index + 1, ctx ?? new Context(this.#signal, this.#attempt), this);
+    this.#starting = false;
   }
 
   ok(value: unknown): void {
@@ -206,10 +210,13 @@ class RetryCall implements Sink {
         () => this.#next(),
         (error: unknown) => this.#sink.fail(signal?.aborted ? core.cancel(signal, attempt) : error),
       );
-    } else {
+    } else if (this.#starting) {
       // No timer for a 0 ms wait, but a turn of the microtask queue, so that
       // an operation that fails synchronously cannot grow the stack.
       queueMicrotask(() => this.#next());
+    } else {
+      // The failure came from a reaction, on a stack of its own: go on now.
+      this.#next();
     }
   }
 

@@ -110,6 +110,7 @@ class TimeoutCore extends Strategy {
 
   run(call: Call, index: number, ctx: ExecutionContext, sink: Sink): void {
     const caller = signalOf(ctx);
+    call.own(); // the call may end at the deadline, before the operation does
     const timed = new TimeoutCall(this, caller, ctx.attempt, sink);
     call.next(index + 1, timed, timed);
     // Once the operation has returned: listen for the caller's signal (which
