@@ -250,6 +250,44 @@ describe("retry(): attempts", () => {
       { numRuns: 200 },
     );
   });
+  test("retry() with a 0 ms backoff runs thousands of attempts, failing at once or later, without growing the stack", async () => {
+    const attempts = 20_000;
+    const policy = retry({ maxAttempts: attempts, backoff: constantBackoff(0) });
+    let thrown = 0;
+    const sync = await policy.execute(() => {
+      if (++thrown < attempts) throw rawRefused();
+      return "sync";
+    });
+    assert.equal(sync, "sync");
+    let rejectedCount = 0;
+    const later = await policy.execute(() =>
+      ++rejectedCount < attempts ? Promise.reject(rawRefused()) : Promise.resolve("later")
+    );
+    assert.equal(later, "later");
+    assert.equal(thrown + rejectedCount, 2 * attempts);
+  });
+
+  test("retry() with a 0 ms backoff starts the next attempt in the turn an asynchronous failure arrives", async () => {
+    const policy = retry({ maxAttempts: 3, backoff: constantBackoff(0) });
+    const started: number[] = [];
+    let turn = 0;
+    let ticking = true;
+    const tick = async () => {
+      while (ticking) {
+        await null;
+        turn++;
+      }
+    };
+    const ticker = tick();
+    await policy.execute(({ attempt }) => {
+      started.push(turn);
+      return attempt < 3 ? Promise.reject(rawRefused()) : Promise.resolve(attempt);
+    });
+    ticking = false;
+    await ticker;
+    // Each failure is heard one turn after its attempt started; no turn is spent waiting.
+    assert.deepEqual(started.map((t) => t - started[0]!), [0, 1, 2]);
+  });
 });
 
 describe("retry(): which errors", () => {
