@@ -141,9 +141,9 @@ export {
   type ChaosOptions,
   ChaosPolicy,
 } from "./src/policies/chaos.ts";
+export { RateLimitedError } from "./src/policies/rate_limited_error.ts";
 export {
   rateLimit,
-  RateLimitedError,
   type RateLimitedEvent,
   type RateLimitOptions,
   RateLimitPolicy,

@@ -5,7 +5,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { ManualClock } from "../clock.ts";
-import { rateLimit, RateLimitedError, type RateLimitPolicy } from "../policies/rate_limit.ts";
+import { rateLimit, type RateLimitPolicy } from "../policies/rate_limit.ts";
+import { RateLimitedError } from "../policies/rate_limited_error.ts";
 import type { FleetErrorEvent } from "./store.ts";
 import { MemoryFleetStore } from "../../tests/support/fleet_memory_store.ts";
 

@@ -194,7 +194,7 @@ describe("fallback()", () => {
 
 test("fallback() serves a throttle's and a rate limit's refusal by default", async () => {
   const { ThrottledError } = await import("./throttled_error.ts");
-  const { RateLimitedError } = await import("./rate_limit.ts");
+  const { RateLimitedError } = await import("./rate_limited_error.ts");
   const policy = fallback("cached");
   for (const error of [new ThrottledError(0.5, 10, 2), new RateLimitedError(100)]) {
     assert.equal(await policy.execute(() => Promise.reject(error)), "cached", error.name);
