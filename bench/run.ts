@@ -302,6 +302,10 @@ const flPipeline = pipeline(
   circuitBreaker(flBreakerOptions()),
   timeout(1000),
 );
+const flPipelineRb = pipeline(
+  retry({ maxAttempts: 3, backoff: constantBackoff(0) }),
+  circuitBreaker(flBreakerOptions()),
+);
 // The same pipeline under instrument(): with the no-op meter (and tracer) that
 // OpenTelemetry's API gives when no SDK is registered, the cost of the layers alone.
 const flPipelineOf = () =>
@@ -349,6 +353,23 @@ const successCases: Case[] = [
     id: "floor",
     label: "floor `await op().then(id)`",
     run: () => op().then(id),
+    expect: "resolve",
+  },
+  {
+    // What a wrapper that may settle before its operation (a timeout) cannot do
+    // without: a promise of its own besides the operation's reaction.
+    id: "floor_own",
+    label: "floor with a promise of its own `new Promise` + `op().then(resolve, reject)`",
+    run: () => {
+      let resolve!: (v: unknown) => void;
+      let reject!: (e: unknown) => void;
+      const promise = new Promise((ok, fail) => {
+        resolve = ok;
+        reject = fail;
+      });
+      op().then(resolve, reject);
+      return promise;
+    },
     expect: "resolve",
   },
   {
@@ -403,6 +424,12 @@ const successCases: Case[] = [
     id: "fl_pipeline",
     label: "faultline `pipeline(retry, circuitBreaker, timeout(1000))`",
     run: () => flPipeline.execute(op),
+    expect: "resolve",
+  },
+  {
+    id: "fl_pipeline_rb",
+    label: "faultline `pipeline(retry, circuitBreaker)` (no layer that ends a call early)",
+    run: () => flPipelineRb.execute(op),
     expect: "resolve",
   },
   {

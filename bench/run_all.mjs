@@ -133,6 +133,19 @@ if (ok.length) {
     "pipeline(retry, breaker, timeout) ≤ 2× the floor `await op().then(id)`",
     (v) => `${x(v.pipelineOverFloor)} ${mark(v.pipelineOverFloor <= 2)}`,
   );
+  {
+    // Context for the row above: a timeout must be able to end a call before
+    // its operation, so it needs a promise of its own besides the reaction.
+    const of = (d, id) => d.success.find((e) => e.id === id)?.median;
+    md.push(
+      `| the same ÷ the floor with a promise of its own (\`new Promise\` + \`op().then(resolve, reject)\`) | ${
+        ok.map((r) => {
+          const a = of(r.data, "fl_pipeline"), b = of(r.data, "floor_own");
+          return a === undefined || b === undefined ? "–" : x(a / b);
+        }).join(" | ")
+      } |`,
+    );
+  }
   t(
     "two retries with a 0 ms backoff ≤ 1.0× p-retry",
     (v) => `${x(v.twoRetriesOverPRetry)} ${mark(v.twoRetriesOverPRetry <= 1)}`,
@@ -271,6 +284,14 @@ function readmeTable() {
     `| --- | ${ok.map(() => "--:").join(" | ")} |`,
     row("bare `await op()`", (d) => ns(med(d, "success", "bare"))),
     row("floor `await op().then(id)`", (d) => ns(med(d, "success", "floor"))),
+    row(
+      "floor with a promise of its own (what a timeout needs)",
+      (d) => ratioTo(d, "success", "floor_own", "floor"),
+    ),
+    row(
+      "faultline `pipeline(retry, circuitBreaker)` (× floor)",
+      (d) => ratioTo(d, "success", "fl_pipeline_rb", "floor"),
+    ),
     row(
       "faultline `pipeline(retry, circuitBreaker, timeout)` (× floor)",
       (d) => ratioTo(d, "success", "fl_pipeline", "floor"),

@@ -7,7 +7,7 @@
 
 import type { Clock } from "../clock.ts";
 import { type AnyConnectionError, ConnectionError } from "../errors/connection_error.ts";
-import type { Recognize } from "../errors/normalize_error.ts";
+import { type Judge, retryable } from "../errors/normalize_error.ts";
 import { detectRuntime } from "../runtime.ts";
 import { MAX_DELAY_MS } from "./backoff.ts";
 import { type DeadlineEntry, DeadlineQueue } from "./_deadline_queue.ts";
@@ -15,7 +15,7 @@ import { type Call, signalOf, type Sink, Strategy } from "./_engine.ts";
 import { Emitter } from "./events.ts";
 import type { HedgeEvent } from "./hedge_options.ts";
 import type { LatencyWindow } from "./_latency_window.ts";
-import { cancelledBy, outgoing } from "./_outgoing.ts";
+import { cancelledBy, onward } from "./_outgoing.ts";
 import type { RetryBudget } from "./retry_budget.ts";
 import type { ExecutionContext } from "./types.ts";
 
@@ -40,7 +40,7 @@ export class HedgeCore extends Strategy {
     undefined;
   budget: RetryBudget | undefined = undefined;
   clock!: Clock;
-  recognize!: Recognize;
+  judge!: Judge;
   readonly hedged: Emitter<HedgeEvent> = new Emitter<HedgeEvent>();
   /** The shared timer of the calls waiting `d` ms, one per delay in use. */
   readonly #queues = new Map<number, DeadlineQueue>();
@@ -90,10 +90,18 @@ export class HedgeCore extends Strategy {
   }
 
   /** True when `error` starts the next attempt at once. */
-  hedgeable(error: unknown, normalized: AnyConnectionError | undefined): boolean {
-    if (this.predicate !== undefined) return this.predicate(error, normalized) === true;
-    if (this.kinds !== undefined) return this.kinds.has(normalized?.kind ?? "unknown");
-    return normalized?.retryable === true;
+  /**
+   * Whether a failed attempt calls for another. A verdict is enough to
+   * decide, so no ConnectionError is built for it unless a predicate (which
+   * is given one) decides.
+   */
+  hedgeable(error: unknown): boolean {
+    if (this.predicate !== undefined) {
+      return this.predicate(error, this.judge.recognize(error)) === true;
+    }
+    const verdict = this.judge.classify(error);
+    if (this.kinds !== undefined) return this.kinds.has(verdict?.kind ?? "unknown");
+    return verdict !== undefined && retryable(verdict);
   }
 }
 
@@ -256,8 +264,11 @@ class HedgeCall implements DeadlineEntry {
     }
     if (core.hedged.has) {
       const attempt = this.#started + 1;
+      // Listeners see the failure as the call would reject with it: built for them only.
       core.hedged.emit(
-        reason === "delay" ? { attempt, reason, delay: waited } : { attempt, reason, error },
+        reason === "delay"
+          ? { attempt, reason, delay: waited }
+          : { attempt, reason, error: core.judge.recognize(error) ?? error },
       );
       if (this.#settled) return true; // a listener aborted the caller's signal
     }
@@ -284,21 +295,18 @@ class HedgeCall implements DeadlineEntry {
     if (this.#settled) return;
     this.#running--;
     const core = this.#core;
-    let out: unknown = error;
     let again: boolean;
     try {
-      const normalized = core.recognize(error);
-      out = normalized ?? error;
-      again = core.hedgeable(error, normalized);
+      again = core.hedgeable(error);
     } catch (thrown) {
       this.#settle(undefined, thrown, false); // a predicate that throws rejects the call with it
       return;
     }
     if (again) {
       this.#disarm();
-      if (this.#hedge("failure", 0, out) || this.#running > 0) return;
+      if (this.#hedge("failure", 0, error) || this.#running > 0) return;
     }
-    this.#settle(undefined, out, false);
+    this.#settle(undefined, error, false);
   }
 
   /** The caller's signal aborted. */
@@ -329,7 +337,7 @@ class HedgeCall implements DeadlineEntry {
     const more = this.#more;
     if (more !== undefined) { for (const attempt of more) attempt.abandon(); }
     if (ok) this.#sink.ok(value);
-    else this.#sink.fail(outgoing(error, this.#core.recognize));
+    else this.#sink.fail(onward(error, this.#core.judge));
   }
 
   #disarm(): void {

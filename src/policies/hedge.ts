@@ -19,7 +19,7 @@ import {
   clock as checkClock,
   duration,
   fn as checkFn,
-  normalizer,
+  judge,
   optionsObject,
   positiveInteger,
   rangeError,
@@ -108,7 +108,7 @@ export class HedgePolicy implements Policy {
       core.budget = budget;
     }
     core.clock = checkClock(api, clock);
-    core.recognize = normalizer(api, normalize);
+    core.judge = judge(api, normalize);
     if (onHedge !== undefined) {
       core.hedged.subscribe(checkFn<(event: HedgeEvent) => void>(api, "onHedge", onHedge));
     }
