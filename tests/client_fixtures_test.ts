@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { normalizeError } from "../src/errors/normalize_error.ts";
+import { createNormalizer, normalizeError } from "../src/errors/normalize_error.ts";
 import { rebuild } from "./support/rebuild_error.ts";
 
 /** One recorded error. */
@@ -45,3 +45,35 @@ for (const name of files) {
     assert.deepEqual(wrong, []);
   });
 }
+
+// normalizeError() decides a runtime's system error (errno and syscall) by the
+// runtime's recognizer alone, without asking the clients' first. A normalizer
+// with recognizers of its own always runs the whole search: the two must agree
+// on every error recorded, and on every error in its cause chain.
+test("normalizeError() decides a runtime's system error alone exactly as the whole search does", () => {
+  const whole = createNormalizer({ recognizers: [] });
+  const runtimeFiles = readdirSync(new URL("./fixtures/", import.meta.url))
+    .filter((f) => f.endsWith(".json"))
+    .map((f) => new URL(`./fixtures/${f}`, import.meta.url));
+  const nodes: unknown[] = [];
+  const collect = (e: unknown, depth: number): void => {
+    if (typeof e !== "object" || e === null || depth > 8) return;
+    nodes.push(e);
+    collect((e as { cause?: unknown }).cause, depth + 1);
+    const errors = (e as { errors?: unknown }).errors;
+    if (Array.isArray(errors)) { for (const x of errors) collect(x, depth + 1); }
+  };
+  for (const url of [...files.map((f) => new URL(f, dir)), ...runtimeFiles]) {
+    const data = JSON.parse(readFileSync(url, "utf8")) as { captured: { error: unknown }[] };
+    for (const c of data.captured) collect(rebuild(c.error), 0);
+  }
+  const system = nodes.filter((n) =>
+    typeof (n as { errno?: unknown }).errno === "number" &&
+    typeof (n as { syscall?: unknown }).syscall === "string"
+  );
+  assert.ok(system.length >= 100, `${system.length} system errors recorded`);
+  const differ = nodes.filter((n) =>
+    JSON.stringify(normalizeError(n).toJSON()) !== JSON.stringify(whole(n).toJSON())
+  );
+  assert.deepEqual(differ, []);
+});

@@ -114,3 +114,22 @@ export function safeSearch(root: object, recognizers: readonly Recognizer[]): Fo
     return undefined;
   }
 }
+
+/**
+ * A runtime's own system error, with a numeric `errno` and a `syscall` as
+ * Node, Bun and Deno's `node:net` make them, says exactly what happened,
+ * whichever client let it through: `runtime` decides it alone, without
+ * asking every client's recognizer first. Most failures a policy judges are
+ * these, one per failed attempt. `undefined` when `root` is not one, or
+ * `runtime` does not know it; never throws.
+ */
+export function systemError(root: object, runtime: Recognizer): Found | undefined {
+  try {
+    const e = root as ErrorFields & { errno?: unknown; syscall?: unknown };
+    if (typeof e.errno !== "number" || typeof e.syscall !== "string") return undefined;
+    const match: unknown = runtime.match?.(e);
+    return valid(match) ? { match, node: root, code: str(e.code) } : undefined;
+  } catch {
+    return undefined; // a throwing getter: the full search decides
+  }
+}

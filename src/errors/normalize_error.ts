@@ -17,7 +17,7 @@ import type { Recognizer } from "./recognizer.ts";
 import { CLIENT_RECOGNIZERS } from "./clients/_all.ts";
 import { build, cleanContext } from "./_build.ts";
 import { runtimeErrors } from "./_runtime_errors.ts";
-import { safeSearch } from "./_search.ts";
+import { type Found, safeSearch, systemError } from "./_search.ts";
 
 /** What the caller knows that the error may not say. */
 export interface NormalizeContext {
@@ -59,6 +59,19 @@ export interface NormalizerOptions {
 
 const BUILT_IN: readonly Recognizer[] = Object.freeze([...CLIENT_RECOGNIZERS, runtimeErrors]);
 
+/**
+ * What `recognizers` know of `error`. With faultline's own alone, a runtime's
+ * system error is decided by the runtime's recognizer at once (see
+ * `systemError`); a user's recognizers, asked first, always see every error.
+ */
+function find(error: object, recognizers: readonly Recognizer[]): Found | undefined {
+  if (recognizers === BUILT_IN) {
+    const found = systemError(error, runtimeErrors);
+    if (found !== undefined) return found;
+  }
+  return safeSearch(error, recognizers);
+}
+
 // The judge of each normalizer made here, so that a policy given one decides
 // without building a ConnectionError for every failure it sees.
 const JUDGE_OF = new WeakMap<Normalizer, Judge>();
@@ -98,7 +111,7 @@ function makeClassify(recognizers: readonly Recognizer[]): (error: unknown) => V
   return (error) => {
     if (hasBrand(error)) return error as AnyConnectionError;
     if (typeof error !== "object" || error === null || carries(error, REFUSAL)) return undefined;
-    const found = safeSearch(error, recognizers);
+    const found = find(error, recognizers);
     return found && found.match.kind !== "unknown" ? found.match : undefined;
   };
 }
@@ -120,7 +133,7 @@ function makeRecognize(recognizers: readonly Recognizer[]): Recognize {
   return (error, context) => {
     if (hasBrand(error)) return error as AnyConnectionError;
     if (typeof error !== "object" || error === null || carries(error, REFUSAL)) return undefined;
-    const found = safeSearch(error, recognizers);
+    const found = find(error, recognizers);
     return found && found.match.kind !== "unknown"
       ? build(error, found, cleanContext(context))
       : undefined;
@@ -131,7 +144,7 @@ function makeNormalizer(recognizers: readonly Recognizer[]): Normalizer {
   const normalize: Normalizer = (error, context) => {
     if (hasBrand(error)) return error as AnyConnectionError;
     const found = typeof error === "object" && error !== null
-      ? safeSearch(error, recognizers)
+      ? find(error, recognizers)
       : undefined;
     return build(error, found, cleanContext(context));
   };
@@ -168,9 +181,7 @@ function makeNormalizer(recognizers: readonly Recognizer[]): Normalizer {
  */
 export function normalizeError(error: unknown, context?: NormalizeContext): AnyConnectionError {
   if (hasBrand(error)) return error as AnyConnectionError;
-  const found = typeof error === "object" && error !== null
-    ? safeSearch(error, BUILT_IN)
-    : undefined;
+  const found = typeof error === "object" && error !== null ? find(error, BUILT_IN) : undefined;
   return build(error, found, cleanContext(context));
 }
 
