@@ -4,6 +4,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { ManualClock } from "../clock.ts";
 import { type CircuitBreaker, circuitBreaker } from "../policies/circuit_breaker.ts";
+import { keyedCircuitBreaker } from "../policies/keyed_breaker.ts";
 import { BrokenCircuitError } from "../policies/broken_circuit_error.ts";
 import { consecutiveFailures } from "../policies/trip/consecutive_failures.ts";
 import { failureRate } from "../policies/trip/failure_rate.ts";
@@ -191,5 +192,39 @@ describe("circuitBreaker({ fleet })", () => {
     assert.equal(clock.pendingTimers, 0);
     await clock.advance(10_000);
     assert.equal(store.log.length, requests);
+  });
+
+  test("keyedCircuitBreaker({ fleet }): each key is shared across instances under a key of its own", async () => {
+    const clock = new ManualClock();
+    const store = new MemoryFleetStore(clock);
+    const [one, two] = Array.from({ length: 2 }, () =>
+      keyedCircuitBreaker({
+        trip: consecutiveFailures(3),
+        halfOpenAfter: 1_000,
+        clock,
+        fleet: { store, key: "db", syncMs: 50 },
+      }));
+    for (let i = 0; i < 3; i++) {
+      for (const k of [one!, two!]) {
+        await call(k.get("db-1:5432"));
+        await call(k.get("db-2:5432"));
+      }
+      await clock.advance(20);
+    }
+    // Isolating db-1 on one instance reaches the other's db-1, and no one's db-2.
+    const handle = one!.get("db-1:5432").isolate();
+    let seen = "closed";
+    for (let i = 0; i < 30 && seen !== "isolated"; i++) {
+      await clock.advance(10);
+      seen = await call(two!.get("db-1:5432"));
+    }
+    assert.equal(seen, "isolated");
+    assert.equal(await call(two!.get("db-2:5432")), "ok");
+    assert.equal(two!.get("db-2:5432").state, "closed");
+    assert.deepEqual([...store.breakers.keys()].sort(), ["db:db-1:5432", "db:db-2:5432"]);
+    handle.dispose();
+    for (const k of [one!, two!]) for (const key of [...k.keys()]) k.get(key).close();
+    await clock.advance(1_000);
+    assert.equal(clock.pendingTimers, 0);
   });
 });

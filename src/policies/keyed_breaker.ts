@@ -159,9 +159,12 @@ export class KeyedCircuitBreaker {
     return this.#breakers.delete(key);
   }
 
-  /** The keys kept, least recently used first. */
+  /**
+   * The keys kept, least recently used first: a snapshot, so that calling
+   * `get` while iterating (which moves a key to the end) cannot loop forever.
+   */
   keys(): IterableIterator<string> {
-    return this.#breakers.keys();
+    return [...this.#breakers.keys()][Symbol.iterator]();
   }
 
   /** Every kept breaker's snapshot, by key, least recently used first. */

@@ -251,4 +251,16 @@ describe("keyedCircuitBreaker()", () => {
     assert.equal(one.get("k").state, "open");
     assert.equal(two.get("k").state, "closed");
   });
+
+  test("keyedCircuitBreaker() keys() is a snapshot: get() while iterating visits each key once", () => {
+    const breakers = keyedCircuitBreaker({ trip: consecutiveFailures(3), halfOpenAfter: 1_000 });
+    for (const key of ["a", "b", "c"]) breakers.get(key);
+    const seen: string[] = [];
+    for (const key of breakers.keys()) {
+      seen.push(key);
+      breakers.get(key); // moves it to the end: most recently used
+      assert.ok(seen.length <= 3, "keys() went round again");
+    }
+    assert.deepEqual(seen, ["a", "b", "c"]);
+  });
 });
