@@ -243,8 +243,18 @@ export class Call implements Sink {
   /** The call's promise, once `start` has run the layers as far as they go at once. */
   handOut(): Promise<unknown> {
     if (this.#mode === FRESH) {
-      if (this.#outcome === FULFILLED) return Promise.resolve(this.#value);
-      if (this.#outcome === REJECTED) return Promise.reject(this.#value);
+      const value = this.#value;
+      if (this.#outcome === REJECTED) return Promise.reject(value);
+      if (this.#outcome === FULFILLED) {
+        // A thenable is followed as `resolve` follows it: `Promise.resolve`
+        // would read a promise's `constructor`, which may throw at once.
+        if (value === null || (typeof value !== "object" && typeof value !== "function")) {
+          return Promise.resolve(value);
+        }
+        const promise = this.own();
+        this.resolve!(value);
+        return promise;
+      }
     }
     return this.#mode === WATCHING ? this.#promise! : this.own();
   }

@@ -393,6 +393,31 @@ describe("pipeline() layers", () => {
     assert.ok(await turnsToSettle(pipeline(...wrapped).execute(op)) > bare + 5);
   });
 
+  test("execute() never throws synchronously, even when the value it settles with is a promise whose constructor getter throws", async () => {
+    const hostile = (): Promise<number> => {
+      const p = Promise.resolve(7);
+      Object.defineProperty(p, "constructor", {
+        get() {
+          throw new Error("constructor getter");
+        },
+      });
+      return p;
+    };
+    const refusedNow = () => {
+      throw Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+    };
+    const policies: Policy[] = [
+      fallback(hostile()) as Policy,
+      pipeline(fallback(hostile()) as Policy, retry({ maxAttempts: 1 })),
+      pipeline(retry(), fallback(hostile()) as Policy),
+    ];
+    for (const policy of policies) {
+      let promise: Promise<unknown> | undefined;
+      assert.doesNotThrow(() => (promise = policy.execute(refusedNow)));
+      await assert.rejects(promise!, /constructor getter/);
+    }
+  });
+
   test("pipeline() rejects at once, without running the operation, when the caller's signal has aborted", async () => {
     const controller = new AbortController();
     controller.abort(new Error("gone"));
