@@ -175,39 +175,43 @@ export function signalOf(ctx: ExecutionContext): AbortSignal | undefined {
 // layers are still at work when the reaction has run (a retry waiting).
 /** `start` is still running the layers: no operation has a reaction yet. */
 const FRESH = 0;
-/** The reaction to the first operation's promise is the call's promise. */
+/** The reaction to the first operation's promise (in `slot`) is the call's promise. */
 const WATCHING = 1;
-/** The call has a promise of its own, which `ok` and `fail` settle. */
+/** The call has a promise of its own (in `slot`), which `ok` and `fail` settle. */
 const OWNED = 2;
-
-/** What the layers decided, while no promise is there to take it. */
-const PENDING = 0;
-const FULFILLED = 1;
-const REJECTED = 2;
+/** Not owned, and the layers decided: fulfilled with `slot`. */
+const FULFILLED = 3;
+/** Not owned, and the layers decided: rejected with `slot`. */
+const REJECTED = 4;
 
 /** One call of a plan: runs its layers in turn, and settles its promise as the outermost sink. */
 export class Call implements Sink {
   readonly #plan: Plan | undefined;
   readonly #solo: Strategy | undefined;
   readonly #fn: Operation;
-  #mode = FRESH;
-  #outcome = PENDING;
-  #value: unknown = undefined;
-  #promise: Promise<unknown> | undefined = undefined;
-  resolve: ((value: unknown) => void) | undefined = undefined;
-  reject: ((error: unknown) => void) | undefined = undefined;
+  #state: number;
+  /** The call's promise, or, once decided and not owned, the outcome (see the states above). */
+  #slot: unknown;
+  resolve: ((value: unknown) => void) | undefined;
+  reject: ((error: unknown) => void) | undefined;
 
   constructor(plan: Plan | undefined, solo: Strategy | undefined, fn: Operation) {
     this.#plan = plan;
     this.#solo = solo;
     this.#fn = fn;
+    // Assigned here, not as field initializers: measurably cheaper per call in V8.
+    this.#state = FRESH;
+    this.#slot = undefined;
+    this.resolve = undefined;
+    this.reject = undefined;
   }
 
   ok(value: unknown): void {
-    if (this.#mode === OWNED) this.resolve!(value);
-    else if (this.#outcome === PENDING) {
-      this.#outcome = FULFILLED;
-      this.#value = value;
+    const state = this.#state;
+    if (state === OWNED) this.resolve!(value);
+    else if (state < OWNED) {
+      this.#state = FULFILLED;
+      this.#slot = value;
     }
   }
 
@@ -218,10 +222,11 @@ export class Call implements Sink {
    */
   fail(error: unknown): void {
     const out = recognize(error) ?? error;
-    if (this.#mode === OWNED) this.reject!(out);
-    else if (this.#outcome === PENDING) {
-      this.#outcome = REJECTED;
-      this.#value = out;
+    const state = this.#state;
+    if (state === OWNED) this.reject!(out);
+    else if (state < OWNED) {
+      this.#state = REJECTED;
+      this.#slot = out;
     }
   }
 
@@ -231,32 +236,32 @@ export class Call implements Sink {
    * before `next`.
    */
   own(): Promise<unknown> {
-    if (this.#mode !== OWNED) {
-      this.#mode = OWNED;
+    if (this.#state !== OWNED) {
+      this.#state = OWNED;
       capturing = this;
-      this.#promise = new Promise(capture);
+      this.#slot = new Promise(capture);
       capturing = undefined;
     }
-    return this.#promise!;
+    return this.#slot as Promise<unknown>;
   }
 
   /** The call's promise, once `start` has run the layers as far as they go at once. */
   handOut(): Promise<unknown> {
-    if (this.#mode === FRESH) {
-      const value = this.#value;
-      if (this.#outcome === REJECTED) return Promise.reject(value);
-      if (this.#outcome === FULFILLED) {
-        // A thenable is followed as `resolve` follows it: `Promise.resolve`
-        // would read a promise's `constructor`, which may throw at once.
-        if (value === null || (typeof value !== "object" && typeof value !== "function")) {
-          return Promise.resolve(value);
-        }
-        const promise = this.own();
-        this.resolve!(value);
-        return promise;
+    const state = this.#state;
+    if (state === WATCHING || state === OWNED) return this.#slot as Promise<unknown>;
+    const value = this.#slot;
+    if (state === REJECTED) return Promise.reject(value);
+    if (state === FULFILLED) {
+      // A thenable is followed as `resolve` follows it: `Promise.resolve`
+      // would read a promise's `constructor`, which may throw at once.
+      if (value === null || (typeof value !== "object" && typeof value !== "function")) {
+        return Promise.resolve(value);
       }
+      const promise = this.own();
+      this.resolve!(value);
+      return promise;
     }
-    return this.#mode === WATCHING ? this.#promise! : this.own();
+    return this.own(); // a layer is still at work (a bulkhead's queue, a wait)
   }
 
   /**
@@ -264,8 +269,9 @@ export class Call implements Sink {
    * a promise of the call's own that the reaction's promise follows.
    */
   #take(): unknown {
-    if (this.#outcome === FULFILLED) return this.#value;
-    if (this.#outcome === REJECTED) throw this.#value;
+    const state = this.#state;
+    if (state === FULFILLED) return this.#slot;
+    if (state === REJECTED) throw this.#slot;
     return this.own();
   }
 
@@ -317,14 +323,21 @@ export class Call implements Sink {
       return;
     }
     if (
-      this.#mode !== FRESH || value === null ||
-      (typeof value !== "object" && typeof value !== "function")
+      this.#state === FRESH && value !== null &&
+      (typeof value === "object" || typeof value === "function")
     ) {
+      this.#watch(value, sink);
+    } else {
       settle(value, sink);
-      return;
     }
+  }
+
+  // Apart from #operate, so that a call that does not take this path does
+  // not pay for the scope its two closures share.
+  /** Makes the reaction to the operation's promise the call's promise. */
+  #watch(value: unknown, sink: Sink): void {
     try {
-      this.#promise = Promise.resolve(value).then(
+      this.#slot = Promise.resolve(value).then(
         (v) => {
           sink.ok(v);
           return this.#take();
@@ -334,7 +347,7 @@ export class Call implements Sink {
           return this.#take();
         },
       );
-      this.#mode = WATCHING;
+      this.#state = WATCHING;
     } catch (error) {
       sink.fail(error); // a promise whose `constructor` getter throws
     }
