@@ -12,9 +12,9 @@
  * nothing between the layers can throw past them; unless a layer may end the
  * call before the operation does (a timeout, say), the promise of that
  * reaction is the call's: a call costs what `op().then(f)` does, plus the
- * layers' own bookkeeping. A failure passes through the layers as it was thrown (each
- * decides on a cheap verdict, see `Judge`) and becomes a `ConnectionError`
- * once, where it leaves the call.
+ * layers' own bookkeeping. A failure passes through the layers as it was
+ * thrown (each decides on a cheap verdict, see `Judge`) and becomes a
+ * `ConnectionError` once, where it leaves the call.
  *
  * A layer that is not one of faultline's own policies (a third-party
  * `Policy`, a subclass, an instance whose `execute` was replaced) runs
@@ -158,6 +158,7 @@ function start<T>(
   call.next(0, new Context(s ?? undefined, 1), call);
   return call.handOut() as Promise<T>;
 }
+
 /**
  * The signal that cancels a layer's call, without making one: a
  * {@link Context} made from no signal has none.
