@@ -60,7 +60,9 @@ export abstract class Strategy {
    * Runs this layer of `call`: what is inside it runs through
    * `call.next(index + 1, ctx, sink)`. `ctx` is what the layer outside gave.
    * Reports to `sink` exactly once. Must not throw: anything a user's
-   * callback throws is reported to `sink` instead.
+   * callback throws is reported to `sink` instead. A layer that may report
+   * while the layers inside it still run (at a deadline, on an abort, when
+   * another attempt wins) calls `call.own()` before `call.next`.
    */
   abstract run(call: Call, index: number, ctx: ExecutionContext, sink: Sink): void;
 }
