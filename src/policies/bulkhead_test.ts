@@ -5,6 +5,7 @@ import { bulkhead, BulkheadRejectedError, type BulkheadRejectedEvent } from "./b
 import { pipeline } from "./pipeline.ts";
 import { retry } from "./retry.ts";
 import { constantBackoff } from "./backoff.ts";
+import { fallback } from "./fallback.ts";
 
 /** A promise to settle by hand. */
 function deferred<T = void>(): {
@@ -38,6 +39,8 @@ function countingController(): { controller: AbortController; listeners: () => n
   }) as typeof signal.removeEventListener;
   return { controller, listeners: () => count };
 }
+
+const refused = () => Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
 
 async function turns(n = 10): Promise<void> {
   for (let i = 0; i < n; i++) await Promise.resolve();
@@ -214,5 +217,115 @@ describe("bulkhead()", () => {
       (e) => e instanceof TypeError && e.message.includes("'onRejected'"),
     );
     assert.equal(bulkhead(3, { queue: 0 }).queue, 0);
+  });
+  test("BulkheadRejectedError says how full the bulkhead was", () => {
+    assert.equal(
+      new BulkheadRejectedError(1, 0).message,
+      "Bulkhead is full: 1 call executing and 0 queued",
+    );
+    assert.equal(
+      new BulkheadRejectedError(3, 5).message,
+      "Bulkhead is full: 3 calls executing and 5 queued",
+    );
+  });
+
+  test("BulkheadRejectedError is recognized by its brand, across copies of the library", () => {
+    const foreign = { [Symbol.for("faultline.BulkheadRejectedError")]: true };
+    assert.ok(foreign instanceof BulkheadRejectedError);
+    assert.equal({} instanceof BulkheadRejectedError, false);
+    assert.equal(new Error("x") instanceof BulkheadRejectedError, false);
+    class Sub extends BulkheadRejectedError {}
+    assert.ok(new Sub(1, 0) instanceof BulkheadRejectedError);
+    assert.ok(new Sub(1, 0) instanceof Sub);
+    assert.equal(new BulkheadRejectedError(1, 0) instanceof Sub, false);
+    assert.equal(foreign instanceof Sub, false);
+  });
+
+  test("bulkhead() refuses an fn that is not a function, naming the policy", async () => {
+    await assert.rejects(bulkhead(1).execute(5 as never), {
+      name: "TypeError",
+      message: "Cannot execute bulkhead as 'fn' must be a function: current value is 5",
+    });
+  });
+
+  test("bulkhead() keeps the order of the queue when a call in the middle or at the end leaves", async () => {
+    const policy = bulkhead(1, { queue: 4 });
+    const gate = deferred();
+    const started: string[] = [];
+    const run = (name: string, signal?: AbortSignal) =>
+      policy.execute(() => {
+        started.push(name);
+        return name;
+      }, signal).catch((e) => e);
+    const first = policy.execute(() => gate.promise);
+    const middle = new AbortController();
+    const last = new AbortController();
+    const a = run("a");
+    const b = run("b", middle.signal);
+    const c = run("c");
+    const d = run("d", last.signal);
+    middle.abort();
+    last.abort();
+    assert.equal(policy.queued, 2);
+    const e = run("e");
+    assert.equal(policy.queued, 3);
+    gate.resolve();
+    await first;
+    assert.deepEqual(await Promise.all([a, c, e]), ["a", "c", "e"]);
+    assert.deepEqual(started, ["a", "c", "e"]);
+    for (const cancelled of await Promise.all([b, d])) {
+      assert.ok(cancelled instanceof ConnectionError && cancelled.kind === "cancelled");
+    }
+    assert.equal(policy.executing, 0);
+    assert.equal(policy.queued, 0);
+  });
+
+  test("bulkhead() cancels a queued call whose signal aborts just as it is given a slot, and frees that slot", async () => {
+    const inner = bulkhead(1, { queue: 1 });
+    const controller = new AbortController();
+    // The fallback function runs while the bulkhead hands the slot on: it aborts the next call.
+    const policy = pipeline(
+      fallback(() => {
+        controller.abort();
+        return "served";
+      }),
+      inner,
+    );
+    const gate = deferred();
+    const first = policy.execute(() => gate.promise.then(() => Promise.reject(refused())));
+    let called = false;
+    const second = policy.execute(() => (called = true), controller.signal).catch((e) => e);
+    assert.equal(inner.queued, 1);
+    gate.resolve();
+    assert.equal(await first, "served");
+    const error = await second;
+    assert.ok(error instanceof ConnectionError);
+    assert.equal(error.kind, "cancelled");
+    assert.equal(called, false);
+    assert.equal(inner.executing, 0);
+    assert.equal(await inner.execute(() => "free"), "free");
+  });
+  test("bulkhead() names itself and the bad option in its messages", () => {
+    const cases: Array<[() => unknown, string, string]> = [
+      [() => bulkhead(0), "RangeError", "'limit' must be a positive integer: current value is 0"],
+      [
+        () => bulkhead(1, { queue: -1 }),
+        "RangeError",
+        "'queue' must be a non-negative integer: current value is -1",
+      ],
+      [
+        () => bulkhead(1, { onRejected: 1 as never }),
+        "TypeError",
+        "'onRejected' must be a function: current value is 1",
+      ],
+      [
+        () => bulkhead(1, 5 as never),
+        "TypeError",
+        "'options' must be an object: current value is 5",
+      ],
+    ];
+    for (const [make, name, message] of cases) {
+      assert.throws(make, { name, message: `Cannot create bulkhead as ${message}` });
+    }
   });
 });

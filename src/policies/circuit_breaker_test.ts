@@ -1038,4 +1038,12 @@ describe("circuitBreaker() state machine", () => {
       { numRuns: 300 },
     );
   });
+  test("circuitBreaker() without fleet: onFleetError never fires, close() and dispose do nothing", async () => {
+    const breaker = circuitBreaker({ trip: consecutiveFailures(1), halfOpenAfter: 1_000 });
+    const subscription = breaker.onFleetError(() => assert.fail("no fleet, no fleet error"));
+    breaker.close();
+    breaker[Symbol.dispose]();
+    subscription.dispose();
+    assert.equal(await breaker.execute(() => "still works"), "still works");
+  });
 });

@@ -200,3 +200,51 @@ test("fallback() serves a throttle's and a rate limit's refusal by default", asy
     assert.equal(await policy.execute(() => Promise.reject(error)), "cached", error.name);
   }
 });
+
+test("fallback() with on: a list of kinds lets an error it does not recognize through untouched", async () => {
+  const policy = fallback("cached", { on: ["refused", "reset"] });
+  const bug = new TypeError("not a connection failure");
+  await assert.rejects(policy.execute(() => Promise.reject(bug)), (e) => e === bug);
+});
+
+test("fallback() with on: a predicate handles an error only when it returns true", async () => {
+  const truthy = fallback("cached", { on: (() => 1) as never });
+  const error = new Error("http 503");
+  await assert.rejects(truthy.execute(() => Promise.reject(error)), (e) => e === error);
+});
+
+test("fallback() rejects with what an on predicate throws", async () => {
+  const thrown = new Error("predicate bug");
+  const policy = fallback("cached", {
+    on: () => {
+      throw thrown;
+    },
+  });
+  await assert.rejects(policy.execute(() => Promise.reject(refused())), (e) => e === thrown);
+});
+
+test("fallback() passes a connection failure of the fallback function out as ConnectionError", async () => {
+  const thrown = refused();
+  const throwing = fallback(() => {
+    throw thrown;
+  });
+  await assert.rejects(
+    throwing.execute(() => Promise.reject(refused())),
+    (e) => e instanceof ConnectionError && e.kind === "refused" && e.cause === thrown,
+  );
+  const rejected = refused();
+  const rejecting = fallback(async () => {
+    throw rejected;
+  });
+  await assert.rejects(
+    rejecting.execute(() => Promise.reject(refused())),
+    (e) => e instanceof ConnectionError && e.kind === "refused" && e.cause === rejected,
+  );
+});
+
+test("fallback() refuses an fn that is not a function, naming the policy", async () => {
+  await assert.rejects(fallback(0).execute(5 as never), {
+    name: "TypeError",
+    message: "Cannot execute fallback as 'fn' must be a function: current value is 5",
+  });
+});

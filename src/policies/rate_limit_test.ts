@@ -8,6 +8,8 @@ import { RateLimitedError } from "./rate_limited_error.ts";
 import { pipeline } from "./pipeline.ts";
 import { retry } from "./retry.ts";
 import { constantBackoff } from "./backoff.ts";
+import type { ExecutionContext, Policy } from "./types.ts";
+import { MemoryFleetStore } from "../../tests/support/fleet_memory_store.ts";
 
 /** What `p` rejects with; fails when it resolves. */
 async function rejection(p: Promise<unknown>): Promise<unknown> {
@@ -236,5 +238,185 @@ describe("rateLimit()", () => {
       ),
       { numRuns: 150 },
     );
+  });
+  test("a call whose turn comes exactly maxWaitMs from now waits for it", async () => {
+    const clock = new ManualClock();
+    const limiter = rateLimit({ limit: 10, windowMs: 1_000, burst: 1, maxWaitMs: 100, clock });
+    await limiter.execute(() => 0);
+    const started: number[] = [];
+    const second = limiter.execute(() => started.push(clock.now()));
+    assert.equal(limiter.waiting, 1);
+    await clock.advance(100);
+    await second;
+    assert.deepEqual(started, [100]);
+  });
+
+  test("a waiting call that gets its turn stops listening to its signal", async () => {
+    const clock = new ManualClock();
+    const limiter = rateLimit({ limit: 10, windowMs: 1_000, burst: 1, maxWaitMs: 1_000, clock });
+    const { controller, listeners } = countingController();
+    await limiter.execute(() => 0, controller.signal);
+    const waiting = limiter.execute(() => "turn", controller.signal);
+    await clock.advance(0);
+    assert.equal(listeners(), 1);
+    await clock.advance(100);
+    assert.equal(await waiting, "turn");
+    assert.equal(listeners(), 0);
+    assert.equal(limiter.waiting, 0);
+  });
+
+  test("a call that must wait and arrives with its signal already aborted gives its turn back", async () => {
+    const clock = new ManualClock();
+    const limiter = rateLimit({ limit: 10, windowMs: 1_000, burst: 1, maxWaitMs: 1_000, clock });
+    await limiter.execute(() => 0);
+    // A third-party layer outside hands the limiter a context whose signal has aborted.
+    const reason = new Error("gone");
+    const layer: Policy = {
+      execute: <T>(inner: (ctx: ExecutionContext) => T | Promise<T>) =>
+        Promise.resolve(inner({ signal: AbortSignal.abort(reason), attempt: 1 })),
+    };
+    let called = false;
+    const error = await rejection(pipeline(layer, limiter).execute(() => (called = true)));
+    assert.ok(error instanceof ConnectionError);
+    assert.equal(error.kind, "cancelled");
+    assert.equal(error.cause, reason);
+    assert.equal(called, false);
+    assert.equal(limiter.waiting, 0);
+    assert.equal(clock.pendingTimers, 0);
+    // The turn at 100 ms is free again.
+    const started: number[] = [];
+    const next = limiter.execute(() => started.push(clock.now()));
+    await clock.advance(100);
+    await next;
+    assert.deepEqual(started, [100]);
+  });
+
+  test("RateLimitedError says when to retry, and is made without a stack trace", () => {
+    const E = Error as { stackTraceLimit?: unknown };
+    const before = E.stackTraceLimit;
+    try {
+      E.stackTraceLimit = 25;
+      const error = new RateLimitedError(120);
+      assert.equal(error.message, "Rate limit exceeded: retry after 120 ms");
+      assert.equal(error.retryAfterMs, 120);
+      assert.doesNotMatch(String(error.stack), /\n\s+at /);
+      assert.match(String(new Error("with frames").stack), /\n\s+at /);
+      assert.equal(E.stackTraceLimit, 25, "Error.stackTraceLimit is restored");
+      // Without a numeric stackTraceLimit it is left alone.
+      E.stackTraceLimit = undefined;
+      assert.equal(new RateLimitedError(1).retryAfterMs, 1);
+      assert.equal(E.stackTraceLimit, undefined);
+    } finally {
+      E.stackTraceLimit = before;
+    }
+  });
+
+  test("RateLimitedError is recognized by its brand, across copies of the library", () => {
+    const foreign = { [Symbol.for("faultline.RateLimitedError")]: true };
+    assert.ok(foreign instanceof RateLimitedError);
+    assert.equal({} instanceof RateLimitedError, false);
+    assert.equal(new Error("x") instanceof RateLimitedError, false);
+    class Sub extends RateLimitedError {}
+    assert.ok(new Sub(5) instanceof RateLimitedError);
+    assert.ok(new Sub(5) instanceof Sub);
+    assert.equal(new RateLimitedError(5) instanceof Sub, false);
+    assert.equal(foreign instanceof Sub, false);
+  });
+
+  test("rateLimit() refuses an fn that is not a function, naming the policy", async () => {
+    const limiter = rateLimit({ limit: 1, windowMs: 1_000, clock: new ManualClock() });
+    await assert.rejects(limiter.execute(5 as never), {
+      name: "TypeError",
+      message: "Cannot execute rateLimit as 'fn' must be a function: current value is 5",
+    });
+  });
+
+  test("bad options name the option they are about", () => {
+    const cases: Array<[unknown, string, string]> = [
+      [undefined, "TypeError", "'options' must be an object: current value is undefined"],
+      [
+        { limit: 1, windowMs: -1 },
+        "RangeError",
+        "'windowMs' must be a finite non-negative number of milliseconds: current value is -1",
+      ],
+      [
+        { limit: 1, windowMs: 0 },
+        "RangeError",
+        "'windowMs' must be a finite number of milliseconds above 0: current value is 0",
+      ],
+      [
+        { limit: 1, windowMs: 1, burst: 0 },
+        "RangeError",
+        "'burst' must be a positive integer: current value is 0",
+      ],
+      [
+        { limit: 1, windowMs: 1, maxWaitMs: -1 },
+        "RangeError",
+        "'maxWaitMs' must be a finite non-negative number of milliseconds: current value is -1",
+      ],
+      [
+        { limit: 1, windowMs: 1, onRejected: 1 },
+        "TypeError",
+        "'onRejected' must be a function: current value is 1",
+      ],
+      [
+        { limit: 1, windowMs: 1, fleet: { store: {}, key: "k" } },
+        "TypeError",
+        "'fleet.store' must be a FleetStore (with a rateLimit method): current value is {}",
+      ],
+    ];
+    for (const [options, name, message] of cases) {
+      assert.throws(() => rateLimit(options as never), {
+        name,
+        message: `Cannot create rateLimit as ${message}`,
+      });
+    }
+  });
+
+  test("close() and [Symbol.dispose]() do nothing without fleet", async () => {
+    const clock = new ManualClock();
+    const limiter = rateLimit({ limit: 1, windowMs: 1_000, clock });
+    limiter.close();
+    limiter[Symbol.dispose]();
+    assert.equal(await limiter.execute(() => "still works"), "still works");
+  });
+
+  test("with fleet, available counts only the tokens leased from the store", async () => {
+    const clock = new ManualClock();
+    const store = new MemoryFleetStore(clock);
+    const limiter = rateLimit({
+      limit: 100,
+      windowMs: 1_000,
+      clock,
+      fleet: { store, key: "api", syncMs: 100 },
+    });
+    assert.equal(limiter.available, 100, "alone until the store answers");
+    await limiter.execute(() => 1);
+    await clock.advance(0);
+    assert.ok(store.count("rateLimit") >= 1, "the call asked the store for tokens");
+    const leased = limiter.available;
+    assert.ok(leased > 0 && leased < 99, `available ${leased}`);
+    limiter.close();
+  });
+
+  test("with fleet, [Symbol.dispose]() stops every request to the store", async () => {
+    const clock = new ManualClock();
+    const store = new MemoryFleetStore(clock);
+    const limiter = rateLimit({
+      limit: 1_000,
+      windowMs: 1_000,
+      clock,
+      fleet: { store, key: "k", syncMs: 100 },
+    });
+    await limiter.execute(() => 1);
+    await clock.advance(0);
+    limiter[Symbol.dispose]();
+    const requests = store.log.length;
+    for (let i = 0; i < 50; i++) {
+      await limiter.execute(() => i).catch(() => {});
+      await clock.advance(20);
+    }
+    assert.equal(store.log.length, requests);
+    assert.equal(clock.pendingTimers, 0);
   });
 });
