@@ -227,4 +227,27 @@ describe("circuitBreaker({ fleet })", () => {
     await clock.advance(1_000);
     assert.equal(clock.pendingTimers, 0);
   });
+
+  test("close() and [Symbol.dispose]() stop a fleet breaker's requests; it goes on alone", async () => {
+    const clock = new ManualClock();
+    const store = new MemoryFleetStore(clock);
+    for (const stop of ["close", "dispose"] as const) {
+      const [b] = fleetOf(1, clock, store);
+      for (let i = 0; i < 10; i++) {
+        await call(b!);
+        await clock.advance(50);
+      }
+      const before = store.log.length;
+      assert.ok(before > 0, "it talked to the store");
+      if (stop === "close") b!.close();
+      else b![Symbol.dispose]();
+      for (let i = 0; i < 10; i++) {
+        assert.equal(await call(b!), "ok");
+        await clock.advance(50);
+      }
+      await clock.advance(1_000);
+      assert.equal(store.log.length, before, `${stop}: no request after`);
+      assert.equal(clock.pendingTimers, 0);
+    }
+  });
 });
