@@ -512,6 +512,72 @@ describe("pipeline() layers", () => {
     assert.equal(queueOf(t).live, 0);
   });
 
+  test("execute() called on something that is not a faultline policy rejects, and a null signal is no signal", async () => {
+    const r = retry();
+    let promise: Promise<unknown> | undefined;
+    assert.doesNotThrow(() => (promise = r.execute.call({} as typeof r, () => 1)));
+    await assert.rejects(promise!, new TypeError("Cannot execute: not a faultline policy"));
+    // deno-lint-ignore no-explicit-any
+    assert.equal(await r.execute(() => 2, null as any), 2);
+    // deno-lint-ignore no-explicit-any
+    assert.equal(await pipeline(r, timeout(1000)).execute(() => 3, null as any), 3);
+  });
+
+  test("pipeline() lets a third-party layer end the call before its operation does, and hands it ConnectionErrors", async () => {
+    // A third-party layer that answers at once, leaving the operation inside to run on.
+    const impatient: Policy = {
+      execute: () => Promise.resolve("early" as never),
+    };
+    let release!: () => void;
+    const inner = new Promise<void>((r) => (release = r));
+    assert.equal(
+      await pipeline(impatient, retry()).execute(async () => {
+        await inner;
+        return "late";
+      }),
+      "early",
+    );
+    release();
+    // What leaves faultline's layers for a third-party one leaves as from a call.
+    let seen: unknown;
+    const watching: Policy = {
+      execute: (fn, signal) =>
+        Promise.resolve(fn({ signal: signal ?? new AbortController().signal, attempt: 1 }))
+          .catch((e) => {
+            seen = e;
+            throw e;
+          }),
+    };
+    const raw = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+    await assert.rejects(
+      pipeline(
+        watching,
+        retry({ maxAttempts: 1 }),
+        circuitBreaker({
+          trip: consecutiveFailures(5),
+          halfOpenAfter: 100,
+        }),
+      ).execute(() => Promise.reject(raw)),
+    );
+    assert.ok(seen instanceof ConnectionError, "the third-party layer saw a ConnectionError");
+    assert.equal((seen as ConnectionError).cause, raw);
+  });
+
+  test("timeout() rejects with the error a promise's constructor getter throws, without throwing", async () => {
+    const boom = new Error("constructor getter");
+    const hostile = Promise.resolve(1);
+    Object.defineProperty(hostile, "constructor", {
+      get() {
+        throw boom;
+      },
+    });
+    for (const policy of [timeout(1000), pipeline(retry({ maxAttempts: 1 }), timeout(1000))]) {
+      let promise: Promise<unknown> | undefined;
+      assert.doesNotThrow(() => (promise = policy.execute(() => hostile)));
+      assert.equal(await promise!.catch((e) => e), boom);
+    }
+  });
+
   test("pipeline() counts a thenable that calls back more than once as one success", async () => {
     const breaker = circuitBreaker({ trip: consecutiveFailures(1), halfOpenAfter: 1000 });
     const policy = pipeline(retry({ maxAttempts: 1 }), breaker, timeout(1000));
