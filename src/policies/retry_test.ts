@@ -11,7 +11,7 @@ import {
   type RetryOptions,
   type RetrySuccessEvent,
 } from "./retry.ts";
-import { retryBudget } from "./retry_budget.ts";
+import { type RetryBudget, retryBudget } from "./retry_budget.ts";
 import type { ExecutionContext } from "./types.ts";
 import { pipeline } from "./pipeline.ts";
 
@@ -727,6 +727,48 @@ describe("retry(): cancellation", () => {
     assert.equal(error.kind, "cancelled");
     assert.equal(error.cause, "stop");
     assert.equal(calls, 1);
+  });
+
+  test("retry() takes no budget and tells no onRetry listener once the signal aborted during an attempt", async () => {
+    const controller = new AbortController();
+    let taken = 0;
+    const budget = { recordCall() {}, tryRetry: () => (taken++, true) };
+    const policy = retry({ backoff: constantBackoff(0), budget: budget as unknown as RetryBudget });
+    let retried = 0;
+    policy.onRetry(() => retried++);
+    const error = await policy.execute(() => {
+      controller.abort("stop");
+      return Promise.reject(refused());
+    }, controller.signal).catch((e) => e);
+    assert.equal(error.kind, "cancelled");
+    assert.deepEqual([taken, retried], [0, 0]);
+  });
+
+  test("retry() rejects with what a backoff, a delay or the clock's sleep throws", async () => {
+    const boom = new Error("boom");
+    const throwingBackoff = {
+      delay: (): number => {
+        throw boom;
+      },
+    } as unknown as Backoff;
+    const byBackoff = retry({ backoff: throwingBackoff }).execute(() => Promise.reject(refused()));
+    assert.equal(await byBackoff.catch((e) => e), boom);
+    const byDelay = retry({
+      delay: () => {
+        throw boom;
+      },
+    }).execute(() => Promise.reject(refused()));
+    assert.equal(await byDelay.catch((e) => e), boom);
+    const clock = new ManualClock();
+    const sleepless: Clock = {
+      now: () => clock.now(),
+      setTimeout: (cb, ms) => clock.setTimeout(cb, ms),
+      clearTimeout: (h) => clock.clearTimeout(h),
+      sleep: () => Promise.reject(boom),
+    };
+    const bySleep = retry({ clock: sleepless, backoff: constantBackoff(10) })
+      .execute(() => Promise.reject(refused()));
+    assert.equal(await bySleep.catch((e) => e), boom);
   });
 
   test("retry() stops when a listener aborts the signal before a 0 ms retry", async () => {
