@@ -488,6 +488,48 @@ describe("circuitBreaker()", () => {
     assert.equal(b.state, "closed");
   });
 
+  test("circuitBreaker() rejects with the error of a trip counter whose failure() throws", async () => {
+    const boom = new Error("boom");
+    const trip = {
+      create: () => ({
+        success() {},
+        failure(): boolean {
+          throw boom;
+        },
+        reset() {},
+        toJSON: () => ({ type: "custom" }),
+        restore() {},
+      }),
+    };
+    const b = circuitBreaker({ trip: trip as never, halfOpenAfter: 100 });
+    assert.equal(await b.execute(fail).catch((e) => e), boom);
+    assert.equal(b.state, "closed");
+  });
+
+  test("circuitBreaker() probe: an operation that aborts its caller's signal frees the probe at once, and a late outcome counts for nothing", async () => {
+    const { b, clock } = breaker();
+    const reasons: string[] = [];
+    b.onBreak((e) => reasons.push(e.reason));
+    await trip(b);
+    await clock.advance(1000);
+    const controller = new AbortController();
+    let finish!: (v: number) => void;
+    const probe = b.execute(() => {
+      controller.abort("caller gone");
+      return new Promise<number>((r) => (finish = r));
+    }, controller.signal);
+    const error = await probe.catch((e) => e);
+    assert.ok(error instanceof ConnectionError && error.kind === "cancelled");
+    assert.equal(b.state, "half_open");
+    finish(1); // the abandoned probe's success closes nothing
+    await clock.advance(0);
+    assert.equal(b.state, "half_open");
+    // Its slot is free: the next probe runs, fails, and reopens the breaker.
+    await b.execute(fail).catch(() => {});
+    assert.equal(b.state, "open");
+    assert.deepEqual(reasons, ["tripped", "probe_failed"]);
+  });
+
   test("circuitBreaker() emits typed events, and a throwing listener breaks nothing", async () => {
     const { b, clock } = breaker();
     const log: string[] = [];
