@@ -89,9 +89,8 @@ export class HedgeCore extends Strategy {
     }
   }
 
-  /** True when `error` starts the next attempt at once. */
   /**
-   * Whether a failed attempt calls for another. A verdict is enough to
+   * True when `error` starts the next attempt at once. A verdict is enough to
    * decide, so no ConnectionError is built for it unless a predicate (which
    * is given one) decides.
    */
