@@ -1,7 +1,8 @@
 // Stryker on src/errors and src/policies, subfolders included (src/errors/clients,
 // src/policies/trip): `npm run mutation` (scripts/mutation.mjs, which puts
 // Node 24 first on PATH: the tap runner spawns plain `node`). The tests are each
-// module's sibling `*_test.ts` files, at any depth, and tests/options_safety_test.ts.
+// module's sibling `*_test.ts` files, at any depth, src/fleet's tests and
+// tests/options_safety*_test.ts.
 // MUTATION_SCOPE=errors|policies|all (default all) picks what is mutated and
 // which test files run; MUTATION_FILES=a.ts,b.ts narrows the mutated files.
 const scope = process.env.MUTATION_SCOPE ?? "all";
@@ -19,7 +20,11 @@ export default {
   tap: {
     testFiles: [
       ...dirs.map((d) => `src/${d}/**/*_test.ts`),
-      ...(dirs.includes("policies") ? ["tests/options_safety_test.ts"] : []),
+      // Breakers and budgets shared across a fleet are policies too: their
+      // fleet paths are tested beside the fleet code, against a memory store.
+      ...(dirs.includes("policies")
+        ? ["src/fleet/*_test.ts", "tests/options_safety_test.ts", "tests/options_safety_latency_test.ts"]
+        : []),
     ],
     nodeArgs: ["--no-warnings", "--test-reporter=tap", "-r", "{{hookFile}}", "{{testFile}}"],
     forceBail: true,
