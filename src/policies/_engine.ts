@@ -36,6 +36,13 @@ import { show } from "./_validate.ts";
 export interface Sink {
   ok(value: unknown): void;
   fail(error: unknown): void;
+  /**
+   * True when `ok(value)` does nothing but hand `value` on to a sink that
+   * passes it too, up to the call: then an operation's value needs no
+   * handler at all, and a success costs what `op().then(undefined, f)` does.
+   * Read once, when the operation has returned.
+   */
+  readonly passes?: boolean;
 }
 
 /** The key under which a policy keeps its {@link Strategy}. */
@@ -189,6 +196,8 @@ const REJECTED = 4;
 
 /** One call of a plan: runs its layers in turn, and settles its promise as the outermost sink. */
 export class Call implements Sink {
+  /** The call's own `ok` settles nothing that its promise does not already follow (see {@link Sink.passes}). */
+  readonly passes: boolean;
   readonly #plan: Plan | undefined;
   readonly #solo: Strategy | undefined;
   readonly #fn: Operation;
@@ -203,6 +212,7 @@ export class Call implements Sink {
     this.#solo = solo;
     this.#fn = fn;
     // Assigned here, not as field initializers: measurably cheaper per call in V8.
+    this.passes = true;
     this.#state = FRESH;
     this.#slot = undefined;
     this.resolve = undefined;
@@ -340,16 +350,22 @@ export class Call implements Sink {
   /** Makes the reaction to the operation's promise the call's promise. */
   #watch(value: unknown, sink: Sink): void {
     try {
-      this.#slot = Promise.resolve(value).then(
-        (v) => {
-          sink.ok(v);
-          return this.#take();
-        },
-        (e) => {
+      // No layer needs to hear a success: the value passes through on its own.
+      this.#slot = sink.passes === true
+        ? Promise.resolve(value).then(undefined, (e) => {
           sink.fail(e);
           return this.#take();
-        },
-      );
+        })
+        : Promise.resolve(value).then(
+          (v) => {
+            sink.ok(v);
+            return this.#take();
+          },
+          (e) => {
+            sink.fail(e);
+            return this.#take();
+          },
+        );
       this.#state = WATCHING;
     } catch (error) {
       sink.fail(error); // a promise whose `constructor` getter throws

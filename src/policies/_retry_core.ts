@@ -83,6 +83,8 @@ export class RetryCore extends Strategy {
 
 /** One call: its attempts, each run through the layers inside, and the waits between them. */
 class RetryCall implements Sink {
+  /** Nothing to check or tell on success: see {@link Sink.passes}. */
+  readonly passes: boolean;
   readonly #core: RetryCore;
   readonly #call: Call;
   readonly #index: number;
@@ -109,6 +111,7 @@ class RetryCall implements Sink {
     this.#signal = signal;
     this.#start = start;
     this.#sink = sink;
+    this.passes = core.handleResult === undefined && !core.succeeded.has && sink.passes === true;
   }
 
   begin(ctx?: Context): void {

@@ -126,6 +126,8 @@ class FallbackCore extends Strategy {
 
 /** One call: a success passes straight out; a failure it handles is served the fallback. */
 class FallbackCall implements Sink {
+  /** A success is the call's as it is: see {@link Sink.passes}. */
+  readonly passes: boolean;
   readonly #core: FallbackCore;
   readonly #attempt: number;
   readonly #sink: Sink;
@@ -134,6 +136,7 @@ class FallbackCall implements Sink {
     this.#core = core;
     this.#attempt = attempt;
     this.#sink = sink;
+    this.passes = sink.passes === true;
   }
 
   ok(value: unknown): void {

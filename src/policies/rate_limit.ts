@@ -204,12 +204,15 @@ class RateLimitCore extends Strategy {
 
 /** How the layers inside ended, passed on (errors as the policy rethrows them). */
 class Passing implements Sink {
+  /** A success is the call's as it is: see {@link Sink.passes}. */
+  readonly passes: boolean;
   readonly #judge: Judge;
   readonly #sink: Sink;
 
   constructor(judge: Judge, sink: Sink) {
     this.#judge = judge;
     this.#sink = sink;
+    this.passes = sink.passes === true;
   }
 
   ok(value: unknown): void {
