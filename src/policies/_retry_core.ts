@@ -24,7 +24,7 @@ import type {
 } from "./retry_options.ts";
 import type { ExecutionContext } from "./types.ts";
 
-export const DEFAULT_BACKOFF: Backoff = exponentialBackoff();
+const DEFAULT_BACKOFF: Backoff = exponentialBackoff();
 
 /** A delay any backoff may return, forced into [0, MAX_DELAY_MS]; NaN is 0. */
 function clampDelay(ms: unknown): number {

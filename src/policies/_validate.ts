@@ -6,6 +6,7 @@
  */
 
 import { type Clock, realClock } from "../clock.ts";
+import type { RetryBudget } from "./retry_budget.ts";
 import {
   type Judge,
   judgeOf,
@@ -106,6 +107,19 @@ export function clock(api: string, value: unknown): Clock {
     typeError(api, "clock", "a Clock (now, setTimeout, clearTimeout and sleep)", value);
   }
   return c as Clock;
+}
+
+/**
+ * A {@link RetryBudget} (both methods checked, so a half budget fails here
+ * and not mid-call), or `undefined` when not given.
+ */
+export function budget(api: string, value: unknown): RetryBudget | undefined {
+  if (value === undefined) return undefined;
+  const b = value as Partial<RetryBudget> | null | undefined;
+  if (typeof b?.recordCall !== "function" || typeof b.tryRetry !== "function") {
+    typeError(api, "budget", "a RetryBudget (see retryBudget())", value);
+  }
+  return b as RetryBudget;
 }
 
 /** An options bag: a plain object or undefined. */

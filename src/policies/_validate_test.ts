@@ -1,7 +1,9 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { ManualClock, realClock } from "../clock.ts";
+import { retryBudget } from "./retry_budget.ts";
 import {
+  budget,
   clock,
   duration,
   fn,
@@ -183,6 +185,27 @@ describe("validate", () => {
     }
     for (const bad of [null, 0, "clock", () => 0]) {
       assert.throws(() => clock("a", bad), TypeError, String(bad));
+    }
+  });
+
+  test("budget() takes undefined or an object with recordCall() and tryRetry(), nothing less", () => {
+    assert.equal(budget("a", undefined), undefined);
+    const shared = retryBudget();
+    assert.equal(budget("a", shared), shared);
+    const own = { recordCall() {}, tryRetry: () => true };
+    assert.equal(budget("a", own), own);
+    const rule =
+      "Cannot create a as 'budget' must be a RetryBudget (see retryBudget()): current value is";
+    for (
+      const [bad, shown] of [
+        [null, "null"],
+        [7, "7"],
+        [{ recordCall() {} }, "{}"],
+        [{ tryRetry: () => true }, "{}"],
+        [{ recordCall: 1, tryRetry: () => true }, `{"recordCall":1}`],
+      ] as const
+    ) {
+      throwsExactly(() => budget("a", bad), TypeError, `${rule} ${shown}`);
     }
   });
 

@@ -13,9 +13,9 @@ import { FIXED, FUNCTION, HedgeCore, PERCENTILE } from "./_hedge_core.ts";
 import type { HedgeEvent, HedgeOptions, HedgePercentileDelay } from "./hedge_options.ts";
 import { LatencyWindow } from "./_latency_window.ts";
 import { parseOn } from "./_on.ts";
-import type { RetryBudget } from "./retry_budget.ts";
 import type { ExecutionContext, Policy } from "./types.ts";
 import {
+  budget as checkBudget,
   clock as checkClock,
   duration,
   fn as checkFn,
@@ -97,16 +97,7 @@ export class HedgePolicy implements Policy {
     core.kinds = parsed.kinds;
     core.predicate = parsed.predicate;
 
-    if (budget !== undefined) {
-      const b = budget as Partial<RetryBudget> | null;
-      if (
-        typeof b !== "object" || b === null || typeof b.recordCall !== "function" ||
-        typeof b.tryRetry !== "function"
-      ) {
-        typeError(api, "budget", "a RetryBudget (see retryBudget())", budget);
-      }
-      core.budget = budget;
-    }
+    core.budget = checkBudget(api, budget);
     core.clock = checkClock(api, clock);
     core.judge = judge(api, normalize);
     if (onHedge !== undefined) {

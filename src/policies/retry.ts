@@ -8,11 +8,10 @@
  */
 
 import type { Backoff } from "./backoff.ts";
-import { DEFAULT_BACKOFF, RetryCore } from "./_retry_core.ts";
+import { RetryCore } from "./_retry_core.ts";
 import { executeSolo, STRATEGY } from "./_engine.ts";
 import type { Event } from "./events.ts";
 import { parseOn } from "./_on.ts";
-import type { RetryBudget } from "./retry_budget.ts";
 import type {
   RetryEvent,
   RetryGiveUpEvent,
@@ -22,6 +21,7 @@ import type {
 } from "./retry_options.ts";
 import type { ExecutionContext, Policy } from "./types.ts";
 import {
+  budget as checkBudget,
   clock as checkClock,
   duration,
   fn as checkFn,
@@ -82,9 +82,7 @@ export class RetryPolicy implements Policy {
     const core = new RetryCore(RetryPolicy.prototype);
     const normalize = o.normalize;
 
-    if (maxAttempts === undefined) {
-      core.maxAttempts = 3;
-    } else {
+    if (maxAttempts !== undefined) {
       const rule = "a positive integer or Infinity";
       if (typeof maxAttempts !== "number") typeError(api, "maxAttempts", rule, maxAttempts);
       if (maxAttempts !== Infinity && !(Number.isInteger(maxAttempts) && maxAttempts >= 1)) {
@@ -93,13 +91,8 @@ export class RetryPolicy implements Policy {
       core.maxAttempts = maxAttempts;
     }
 
-    if (backoff === undefined) {
-      core.backoff = DEFAULT_BACKOFF;
-    } else {
-      if (
-        typeof backoff !== "object" || backoff === null ||
-        typeof (backoff as Partial<Backoff>).delay !== "function"
-      ) {
+    if (backoff !== undefined) {
+      if (typeof (backoff as Partial<Backoff> | null)?.delay !== "function") {
         typeError(api, "backoff", "a Backoff (an object with a delay() method)", backoff);
       }
       core.backoff = backoff;
@@ -115,18 +108,7 @@ export class RetryPolicy implements Policy {
     core.delay = delay === undefined ? undefined : checkFn(api, "delay", delay);
     core.deadline = deadline === undefined ? Infinity : duration(api, "deadline", deadline, true);
 
-    if (budget === undefined) {
-      core.budget = undefined;
-    } else {
-      const b = budget as Partial<RetryBudget> | null;
-      if (
-        typeof b !== "object" || b === null || typeof b.recordCall !== "function" ||
-        typeof b.tryRetry !== "function"
-      ) {
-        typeError(api, "budget", "a RetryBudget (see retryBudget())", budget);
-      }
-      core.budget = budget;
-    }
+    core.budget = checkBudget(api, budget);
 
     core.clock = checkClock(api, clock);
     core.judge = judge(api, normalize);

@@ -1008,6 +1008,21 @@ describe("retry(): options", () => {
       `Cannot create retry as 'deadline' must be a non-negative number of milliseconds or Infinity: current value is "1s"`,
     ],
     [
+      { backoff: null },
+      "TypeError",
+      "Cannot create retry as 'backoff' must be a Backoff (an object with a delay() method): current value is null",
+    ],
+    [
+      { budget: { recordCall: () => {} } },
+      "TypeError",
+      "Cannot create retry as 'budget' must be a RetryBudget (see retryBudget()): current value is {}",
+    ],
+    [
+      { budget: null },
+      "TypeError",
+      "Cannot create retry as 'budget' must be a RetryBudget (see retryBudget()): current value is null",
+    ],
+    [
       { budget: { tryRetry: () => true } },
       "TypeError",
       "Cannot create retry as 'budget' must be a RetryBudget (see retryBudget()): current value is {}",
