@@ -215,7 +215,9 @@ class HedgeCall implements DeadlineEntry {
       this.#settle(undefined, thrown, false);
       return;
     }
-    if (ms === Infinity) return;
+    // A delay function is the caller's code: it may have aborted the caller's
+    // signal (heard at once, or by `begin` when this is still the first launch).
+    if (this.#settled || ms === Infinity || this.#caller?.aborted) return;
     if (ms === 0) {
       this.#hedge("delay", 0, undefined);
       return;
