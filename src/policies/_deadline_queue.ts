@@ -23,6 +23,11 @@ export interface DeadlineEntry {
   queueState: number;
   /** Called once, from the timer, when the deadline has passed. */
   expire(): void;
+  /**
+   * Called once instead of `expire` when the queue's clock threw (a clock of
+   * the caller's making): the deadline cannot be kept, and `error` is why.
+   */
+  broken(error: unknown): void;
 }
 
 /**
@@ -143,27 +148,74 @@ export class DeadlineQueue {
     const entries = this.#entries;
     let i = entries.length - 1;
     if (i < 0 || entries[i]!.deadline !== UNSTAMPED) return;
-    const deadline = this.#clock.now() + this.#ms;
+    let deadline: number;
+    try {
+      deadline = this.#clock.now() + this.#ms;
+    } catch (error) {
+      this.#break(error);
+      return;
+    }
     for (; i >= 0 && entries[i]!.deadline === UNSTAMPED; i--) entries[i]!.deadline = deadline;
   };
 
   #arm(): void {
     this.#stamp();
+    if (this.#live === 0) return; // the clock threw: every entry was told
     const entries = this.#entries;
     while (entries[this.#head]!.queueState !== LIVE) {
       this.#head++;
       this.#dead--;
     }
-    const delay = entries[this.#head]!.deadline - this.#clock.now();
-    this.#timer = this.#clock.setTimeout(this.#fire, Math.min(Math.max(0, delay), MAX_DELAY));
+    try {
+      const delay = entries[this.#head]!.deadline - this.#clock.now();
+      this.#timer = this.#clock.setTimeout(this.#fire, Math.min(Math.max(0, delay), MAX_DELAY));
+    } catch (error) {
+      this.#break(error);
+      return;
+    }
     this.#armed = true;
+  }
+
+  /**
+   * The clock threw, in a microtask or a timer where nobody would hear it:
+   * every live entry is told instead, and the queue is left empty.
+   */
+  #break(error: unknown): void {
+    const entries = this.#entries;
+    const broken: DeadlineEntry[] = [];
+    for (let i = this.#head; i < entries.length; i++) {
+      const entry = entries[i]!;
+      if (entry.queueState !== LIVE) continue;
+      entry.queueState = DONE;
+      broken.push(entry);
+    }
+    this.#live = 0;
+    try {
+      this.#reset(); // clears the timer last, if one is set
+    } catch {
+      // a clock whose clearTimeout throws too: nothing is left to tell
+    }
+    for (const entry of broken) {
+      try {
+        entry.broken(error);
+      } catch {
+        // broken() does not throw; a throwing abort listener must not stop the others.
+      }
+    }
   }
 
   #fire = (): void => {
     this.#armed = false;
     this.#timer = undefined;
     this.#stamp();
-    const now = this.#clock.now();
+    if (this.#live === 0) return; // the clock threw: every entry was told
+    let now: number;
+    try {
+      now = this.#clock.now();
+    } catch (error) {
+      this.#break(error);
+      return;
+    }
     const entries = this.#entries;
     let due: DeadlineEntry[] | undefined;
     while (this.#head < entries.length) {

@@ -20,6 +20,11 @@ class Entry implements DeadlineEntry {
     this.expired++;
     this.log?.push(this.name);
   }
+
+  brokenBy: unknown[] = [];
+  broken(error: unknown): void {
+    this.brokenBy.push(error);
+  }
 }
 
 /** Lets `n` microtask turns pass. */
@@ -207,6 +212,7 @@ describe("DeadlineQueue", () => {
       expire() {
         throw new Error("listener bug");
       },
+      broken() {},
     };
     const good = new Entry();
     queue.add(bad);
@@ -228,6 +234,7 @@ describe("DeadlineQueue", () => {
         queue.remove(second);
         queue.add(late);
       },
+      broken() {},
     };
     const second = new Entry();
     queue.add(first);
@@ -245,4 +252,82 @@ describe("DeadlineQueue", () => {
     assert.equal(late.expired, 1);
     assert.equal(clock.pendingTimers, 0);
   });
+
+  // A clock of the caller's making that throws: where the queue reads it, in a
+  // microtask or a timer, nobody else would hear the error.
+  for (
+    const [where, breakAt] of [
+      ["now() when arming", { now: 1 }],
+      ["setTimeout()", { setTimeout: 0 }],
+      ["now() when stamping entries added while armed", { now: 2 }],
+      ["now() when its timer fires", { now: 2, fire: true }],
+    ] as const
+  ) {
+    test(`DeadlineQueue tells every live entry, and keeps no timer, when the clock's ${where} throws`, async () => {
+      const clock = new ManualClock();
+      const bug = new Error("clock bug");
+      let reads = 0;
+      let sets = 0;
+      const broken: Clock = {
+        now: () => {
+          // Arming reads twice (stamping, then the delay): `now: 1` breaks the second.
+          if ("now" in breakAt && ++reads > breakAt.now) throw bug;
+          return clock.now();
+        },
+        setTimeout: (callback, ms) => {
+          if ("setTimeout" in breakAt && sets++ >= breakAt.setTimeout) throw bug;
+          return clock.setTimeout(callback, ms);
+        },
+        clearTimeout: (handle) => clock.clearTimeout(handle),
+        sleep: (ms, signal) => clock.sleep(ms, signal),
+      };
+      const queue = new DeadlineQueue(broken, 100);
+      // The first entry told throws (an abort listener's bug): the others are told still.
+      queue.add({
+        deadline: UNSTAMPED,
+        queueState: 1,
+        expire() {},
+        broken() {
+          throw new Error("listener bug");
+        },
+      });
+      const a = new Entry();
+      const gone = new Entry();
+      queue.add(a);
+      queue.add(gone);
+      queue.remove(gone);
+      await turns(10);
+      const b = new Entry();
+      if ("now" in breakAt && breakAt.now === 2) {
+        assert.equal(queue.armed, true, "armed with two reads");
+        if (!("fire" in breakAt)) {
+          queue.add(b); // stamped in a microtask: the third read
+          await turns(2);
+        }
+      }
+      if ("fire" in breakAt) {
+        // No entry was added since arming: the read in the timer is the third.
+        await clock.advance(100);
+      }
+      assert.deepEqual(a.brokenBy, [bug]);
+      assert.equal(a.expired, 0);
+      assert.deepEqual(gone.brokenBy, [], "a removed entry is not told");
+      if ("now" in breakAt && breakAt.now === 2 && !("fire" in breakAt)) {
+        assert.deepEqual(b.brokenBy, [bug]);
+      }
+      assert.equal(queue.live, 0);
+      assert.equal(queue.size, 0);
+      assert.equal(queue.armed, false);
+      assert.equal(clock.pendingTimers, 0);
+      // The queue still works with a clock that has mended.
+      reads = -Infinity;
+      sets = -Infinity;
+      const c = new Entry();
+      queue.add(c);
+      await turns(10);
+      await clock.advance(100);
+      assert.equal(c.expired, 1);
+      assert.equal(clock.pendingTimers, 0);
+    });
+  }
 });

@@ -239,6 +239,12 @@ class HedgeCall implements DeadlineEntry {
     }
   }
 
+  /** The clock threw while the wait was being set: the call rejects with that error. */
+  broken(error: unknown): void {
+    this.#queue = undefined;
+    this.#settle(undefined, error, false);
+  }
+
   /** The newest attempt ran longer than the delay. */
   expire(): void {
     this.#queue = undefined;

@@ -694,6 +694,17 @@ describe("hedge()", () => {
     await noTimers.advance(0);
     assert.equal(errorOf(byTimer), boom);
     assert.equal(signal?.aborted, true, "the attempt is abandoned");
+    // The same clock behind a fixed delay, whose calls share one timer.
+    let shared: AbortSignal | undefined;
+    const byQueue = settle(
+      hedge({ delay: 10, clock: noTimers }).execute((ctx) => {
+        shared = ctx.signal;
+        return never(ctx.signal);
+      }),
+    );
+    await noTimers.advance(0);
+    assert.equal(errorOf(byQueue), boom);
+    assert.equal(shared?.aborted, true, "the attempt is abandoned");
     // A clock whose now() throws once the call has succeeded, as a percentile delay reads it.
     const stopped = new ManualClock();
     let reads = 0;

@@ -207,6 +207,13 @@ class TimeoutCall implements ExecutionContext, DeadlineEntry, Sink {
     this.#sink.fail(error);
   }
 
+  /** The clock threw while the deadline was being set: the call rejects with that error. */
+  broken(error: unknown): void {
+    if (!this.#finish()) return;
+    this.#controller?.abort(error);
+    this.#sink.fail(error);
+  }
+
   /** The caller's signal aborted. */
   handleEvent(): void {
     if (!this.#finish()) return;

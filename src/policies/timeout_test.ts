@@ -230,6 +230,27 @@ describe("timeout()", () => {
     assert.equal(clock.pendingTimers, 0);
   });
 
+  test("timeout() rejects with what its clock throws when setting the deadline, and aborts the operation", async () => {
+    const boom = new Error("clock bug");
+    const clock = new ManualClock();
+    clock.setTimeout = () => {
+      throw boom;
+    };
+    const signals: AbortSignal[] = [];
+    const policy = timeout(100, { clock });
+    const calls = [1, 2].map(() =>
+      policy.execute((ctx) => {
+        signals.push(ctx.signal);
+        return new Promise(() => {}); // ignores its signal
+      }).then(() => assert.fail("resolved"), (e: unknown) => e)
+    );
+    await clock.advance(0);
+    assert.deepEqual(await Promise.all(calls), [boom, boom]);
+    assert.ok(signals.every((s) => s.aborted && s.reason === boom));
+    assert.equal(queueOf(policy).live, 0);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
   test("timeout() reaches a deadline beyond the 2^31 - 1 ms a timer allows", async () => {
     const clock = new CountingClock();
     const ms = 2 ** 32;
