@@ -16,7 +16,7 @@ import { fallback } from "./fallback.ts";
 import { pipeline } from "./pipeline.ts";
 import { retry } from "./retry.ts";
 import type { RetryBudget } from "./retry_budget.ts";
-import { queueOf, timeout } from "./timeout.ts";
+import { queueOf, timeout, TimeoutPolicy } from "./timeout.ts";
 import type { ExecutionContext, Policy } from "./types.ts";
 
 const refused = (): Error =>
@@ -308,6 +308,38 @@ describe("pipeline() layers", () => {
     assert.equal(await pipeline(retry(), proxy).execute(async () => 2), 2);
   });
 
+  test("pipeline() runs a subclass of a policy through the subclass's own execute", async () => {
+    const seen: string[] = [];
+    class Logged extends TimeoutPolicy {
+      override execute<T>(
+        fn: (ctx: ExecutionContext) => T | Promise<T>,
+        signal?: AbortSignal,
+      ): Promise<T> {
+        seen.push("logged");
+        return super.execute(fn, signal);
+      }
+    }
+    assert.equal(await pipeline(retry(), new Logged(1000)).execute(async () => 3), 3);
+    assert.deepEqual(seen, ["logged"]);
+  });
+
+  test("pipeline() ends when a third-party layer does, while the operation inside it still runs", async () => {
+    const clock = new ManualClock();
+    // A layer of the caller's making that gives up after 10 ms, whatever its operation does.
+    const impatient: Policy = {
+      execute: <T>(fn: (ctx: ExecutionContext) => T | Promise<T>, signal?: AbortSignal) =>
+        new Promise<T>((resolve, reject) => {
+          clock.setTimeout(() => reject(new Error("gave up")), 10);
+          Promise.resolve(fn({ signal: signal ?? new AbortController().signal, attempt: 1 }))
+            .then(resolve, reject);
+        }),
+    };
+    const call = pipeline(impatient, retry()).execute(() => new Promise<never>(() => {}));
+    const outcome = call.then(() => "resolved", (e: Error) => e.message);
+    await clock.advance(10);
+    assert.equal(await outcome, "gave up");
+  });
+
   test("pipeline() rejects with the error of a trip counter whose success() throws", async () => {
     const boom = new Error("boom");
     const trip = {
@@ -386,6 +418,15 @@ describe("pipeline() layers", () => {
       assert.equal(turns, bare + 1, `pipeline(${layer.constructor.name}, timeout)`);
     }
     assert.equal(await turnsToSettle(pipeline(...policies()).execute(op)), bare + 1);
+    // A pipeline inside a pipeline is flattened: its layers run as the outer one's.
+    const [r, b, t, f, h] = policies();
+    const nested = pipeline(pipeline(r!, b!), pipeline(t!, pipeline(f!, h!)));
+    assert.equal(await turnsToSettle(nested.execute(op)), bare + 1);
+    // A value the operation returns at once is handed out at once.
+    for (const value of [7, null, undefined]) {
+      assert.equal(await turnsToSettle(pipeline(...policies()).execute(() => value)), 1);
+      assert.equal(await turnsToSettle(retry().execute(() => value)), 1);
+    }
     // Through execute, each layer waits on the promise of the one inside it.
     const wrapped = policies().map((p): Policy => ({
       execute: (fn, signal) => p.execute(fn, signal),

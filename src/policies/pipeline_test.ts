@@ -167,6 +167,7 @@ describe("pipeline()", () => {
       [{}, "an object without execute"],
       [() => {}, "a function"],
       [{ execute: 1 }, "an object without execute"],
+      [Symbol("policy"), "Symbol(policy)"],
     ];
     for (const [bad, shown] of cases) {
       assert.throws(
@@ -178,6 +179,14 @@ describe("pipeline()", () => {
         String(bad),
       );
     }
+  });
+
+  test("pipeline() takes a function with an execute method as a policy", async () => {
+    const callable = Object.assign(() => {}, {
+      execute: <T>(fn: (ctx: ExecutionContext) => T | Promise<T>) =>
+        Promise.resolve(fn({ signal: new AbortController().signal, attempt: 1 })),
+    });
+    assert.equal(await pipeline(retry(), callable).execute(() => "through"), "through");
   });
 
   test("pipeline() rejects an operation that is not a function, showing it", async () => {
