@@ -687,6 +687,19 @@ describe("circuitBreaker()", () => {
     }
   });
 
+  test("toJSON() reads the state now: an open breaker whose wait is over says half_open", async () => {
+    const clock = new ManualClock(); // at 0: a breaker opened then says openedAt 0, not null
+    const b = circuitBreaker({ trip: consecutiveFailures(1), halfOpenAfter: 100, clock });
+    await b.execute(() => Promise.reject(refusedError())).catch(() => {});
+    assert.equal(b.toJSON().state, "open");
+    assert.equal(b.toJSON().openedAt, 0);
+    await clock.advance(100);
+    const snapshot = b.toJSON();
+    assert.equal(snapshot.state, "half_open", "no call was needed to see the wait is over");
+    assert.equal(snapshot.openedAt, 0);
+    assert.equal(b.state, "half_open");
+  });
+
   test("toJSON() and restore() round-trip a breaker's state through JSON", async () => {
     for (
       const trip of [
