@@ -23,7 +23,11 @@ export default {
       // Breakers and budgets shared across a fleet are policies too: their
       // fleet paths are tested beside the fleet code, against a memory store.
       ...(dirs.includes("policies")
-        ? ["src/fleet/*_test.ts", "tests/options_safety_test.ts", "tests/options_safety_latency_test.ts"]
+        ? [
+          "src/fleet/*_test.ts",
+          "tests/options_safety_test.ts",
+          "tests/options_safety_latency_test.ts",
+        ]
         : []),
     ],
     nodeArgs: ["--no-warnings", "--test-reporter=tap", "-r", "{{hookFile}}", "{{testFile}}"],
