@@ -351,21 +351,16 @@ export class Call implements Sink {
   #watch(value: unknown, sink: Sink): void {
     try {
       // No layer needs to hear a success: the value passes through on its own.
-      this.#slot = sink.passes === true
-        ? Promise.resolve(value).then(undefined, (e) => {
+      this.#slot = Promise.resolve(value).then(
+        sink.passes === true ? undefined : (v) => {
+          sink.ok(v);
+          return this.#take();
+        },
+        (e) => {
           sink.fail(e);
           return this.#take();
-        })
-        : Promise.resolve(value).then(
-          (v) => {
-            sink.ok(v);
-            return this.#take();
-          },
-          (e) => {
-            sink.fail(e);
-            return this.#take();
-          },
-        );
+        },
+      );
       this.#state = WATCHING;
     } catch (error) {
       sink.fail(error); // a promise whose `constructor` getter throws
