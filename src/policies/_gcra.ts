@@ -5,6 +5,13 @@
  * `TAT - now ≤ (burst - 1) × interval`, and moves TAT on by `interval`. So in
  * any span of `t` ms at most `burst + t / interval` calls conform. Internal.
  *
+ * The TAT is kept as `base + booked × interval`, `base` being when the
+ * limiter last went idle, and never as one sum: a real clock reads about
+ * 1.7e12 ms, where a double is only good to 0.00024 ms, so a TAT summed
+ * there turns two calls at the same instant into a wait of a few
+ * nanoseconds (and a refusal, with `maxWaitMs: 0`). Measured from `base`,
+ * the calls of one busy spell compare exactly.
+ *
  * @module
  */
 
@@ -18,8 +25,10 @@ export class Gcra {
   /** How far ahead of now the TAT may be: `(burst - 1) × interval`. */
   readonly tolerance: number;
   readonly burst: number;
-  /** The theoretical arrival time: when the bucket would be back to empty. */
-  tat = -Infinity;
+  /** When the calls booked since the limiter was last idle began. */
+  #base = -Infinity;
+  /** How many calls were booked from `base` on: the TAT is `base + booked × interval`. */
+  #booked = 0;
 
   constructor(interval: number, burst: number) {
     this.interval = interval;
@@ -27,14 +36,31 @@ export class Gcra {
     this.tolerance = (burst - 1) * interval;
   }
 
-  /** How long a call at `now` must wait to conform (≤ EPSILON: it conforms now). */
-  wait(now: number): number {
-    return (this.tat > now ? this.tat : now) - now - this.tolerance;
+  /** How far the TAT is ahead of `now` (≤ 0: idle). */
+  #ahead(now: number): number {
+    return (this.#base - now) + this.#booked * this.interval;
   }
 
-  /** Counts one call at `now` (conforming now or later); returns the new TAT. */
+  /** How long a call at `now` must wait to conform (≤ EPSILON: it conforms now). */
+  wait(now: number): number {
+    const ahead = this.#ahead(now);
+    // One product, (booked - burst + 1) × interval, rather than a difference of two.
+    return ahead > 0
+      ? (this.#base - now) + (this.#booked - this.burst + 1) * this.interval
+      : -this.tolerance;
+  }
+
+  /**
+   * Counts one call at `now` (conforming now or later). Returns the call's
+   * TAT, which {@link giveBack} takes to give it back.
+   */
   take(now: number): number {
-    return this.tat = (this.tat > now ? this.tat : now) + this.interval;
+    if (this.#ahead(now) > 0) this.#booked++;
+    else {
+      this.#base = now;
+      this.#booked = 1;
+    }
+    return this.#base + this.#booked * this.interval;
   }
 
   /**
@@ -43,14 +69,13 @@ export class Gcra {
    * give-back can never bunch two calls together.
    */
   giveBack(tat: number): void {
-    if (this.tat === tat) this.tat -= this.interval;
+    if (this.#booked > 0 && this.#base + this.#booked * this.interval === tat) this.#booked--;
   }
 
   /** How many calls would conform now, one after the other. */
   available(now: number): number {
-    const n = Math.floor(
-      (now + this.tolerance - (this.tat > now ? this.tat : now)) / this.interval + EPSILON,
-    ) + 1;
+    if (this.#ahead(now) <= 0) return this.burst;
+    const n = Math.floor((now - this.#base) / this.interval + EPSILON) + this.burst - this.#booked;
     return n < 0 ? 0 : n > this.burst ? this.burst : n;
   }
 }

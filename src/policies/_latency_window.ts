@@ -24,7 +24,7 @@ export const WINDOW = 256;
 /** How many samples there must be before a percentile is given. */
 export const MIN_SAMPLES = 20;
 /** How many new samples make the cached percentile stale. */
-const REFRESH = 16;
+export const REFRESH = 16;
 
 const BOUNDS = new Float64Array(BUCKETS);
 for (let i = 0; i < BUCKETS; i++) BOUNDS[i] = LOWEST * 2 ** (i / PER_OCTAVE);

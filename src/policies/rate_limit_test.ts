@@ -239,6 +239,28 @@ describe("rateLimit()", () => {
       { numRuns: 150 },
     );
   });
+  test("rateLimit() decides the same whatever the clock reads: a real clock's 1.7e12 ms adds no float noise", async () => {
+    for (const origin of [0, 10_000_000, 1_700_000_000_000]) {
+      const clock = new ManualClock(origin);
+      const idle = rateLimit({ limit: 3, windowMs: 1_000, burst: 2, clock });
+      assert.equal(idle.available, 2, `idle at ${origin}`);
+      // 1000 / 7 ms a call: two at once, then each at the first whole ms its turn has come.
+      const limiter = rateLimit({ limit: 7, windowMs: 1_000, burst: 2, maxWaitMs: 0, clock });
+      const refused: string[] = [];
+      for (const at of [0, 0, 143, 286, 429, 572, 715, 858, 1_000, 1_000]) {
+        await clock.advance(origin + at - clock.now());
+        await limiter.execute(() => at).catch((e) => {
+          assert.ok(e instanceof RateLimitedError);
+          refused.push(`${at}: ${e.retryAfterMs}`);
+        });
+      }
+      assert.deepEqual(refused, ["1000: 143"], `at ${origin}`);
+      assert.equal(limiter.available, 0);
+      await clock.advance(143);
+      assert.equal(limiter.available, 1, `one turn back 143 ms on, at ${origin}`);
+    }
+  });
+
   test("a call whose turn comes exactly maxWaitMs from now waits for it", async () => {
     const clock = new ManualClock();
     const limiter = rateLimit({ limit: 10, windowMs: 1_000, burst: 1, maxWaitMs: 100, clock });
