@@ -14,7 +14,7 @@ import { failureRate } from "./trip/failure_rate.ts";
 import { keyedCircuitBreaker } from "./keyed_breaker.ts";
 import { pipeline } from "./pipeline.ts";
 import { retry } from "./retry.ts";
-import { constantBackoff } from "./backoff.ts";
+import { constantBackoff, MAX_DELAY_MS } from "./backoff.ts";
 
 function refusedError(): Error {
   return Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" });
@@ -262,6 +262,22 @@ describe("circuitBreaker()", () => {
     await trip(c);
     await c2.advance(0);
     assert.equal(c.state, "half_open");
+  });
+
+  test("circuitBreaker() keeps a halfOpenAfter of its caller's choosing between 0 and the longest timer", async () => {
+    for (
+      const [chosen, wait] of [[-5, 0], [0, 0], [250.5, 250.5], [1e15, MAX_DELAY_MS], [
+        "9",
+        0,
+      ]] as const
+    ) {
+      const { b } = breaker({ halfOpenAfter: () => chosen as number });
+      const waits: number[] = [];
+      b.onBreak((e) => waits.push(e.retryAfterMs!));
+      await trip(b);
+      assert.deepEqual(waits, [wait], `halfOpenAfter() returned ${chosen}`);
+      assert.equal(b.state, wait === 0 ? "half_open" : "open");
+    }
   });
 
   test("circuitBreaker() frees the probe slot at once when the probe's caller aborts", async () => {
@@ -541,7 +557,9 @@ describe("circuitBreaker()", () => {
       });
       b.onStateChange(({ from, to }) => log.push(`${from}->${to}`));
       b.onBreak((e) =>
-        log.push(`break:${e.reason}:${e.retryAfterMs}:${(e.error as ConnectionError)?.kind}`)
+        log.push(
+          `break:${e.state}:${e.reason}:${e.retryAfterMs}:${(e.error as ConnectionError)?.kind}`,
+        )
       );
       b.onHalfOpen((e) => log.push(`halfOpen:${e.openings}`));
       b.onReset((e) => log.push(`reset:${e.reason}`));
@@ -554,19 +572,24 @@ describe("circuitBreaker()", () => {
       await b.execute(ok);
       b.isolate();
       b.reset();
+      b.isolate().dispose();
     } finally {
       console.error = originalError;
     }
     assert.deepEqual(log, [
       "closed->open",
-      "break:tripped:1000:refused",
+      "break:open:tripped:1000:refused",
       "rejected:open",
       "open->half_open",
       "halfOpen:1",
       "half_open->closed",
       "reset:probes_succeeded",
       "closed->isolated",
-      "break:isolated:undefined:undefined",
+      "break:isolated:isolated:undefined:undefined",
+      "isolated->closed",
+      "reset:reset",
+      "closed->isolated",
+      "break:isolated:isolated:undefined:undefined",
       "isolated->closed",
       "reset:reset",
     ]);
@@ -745,6 +768,33 @@ describe("circuitBreaker()", () => {
     assert.equal(c.state, "isolated");
     c.reset();
     assert.equal(c.state, "closed");
+  });
+
+  test("restore() carries a half-open breaker's probe successes on, and nothing else of a probe", async () => {
+    const options = { halfOpenSuccesses: 3 };
+    const { b: source, clock } = breaker(options);
+    await trip(source);
+    await clock.advance(1000);
+    await source.execute(ok);
+    await source.execute(ok);
+    const halfOpen = source.toJSON();
+    assert.equal(halfOpen.probeSuccesses, 2);
+    const { b: c } = breaker(options);
+    c.restore(halfOpen);
+    await c.execute(ok); // the third success in a row
+    assert.equal(c.state, "closed");
+    // An open breaker has no probes yet: a count in its snapshot is not taken.
+    const { b: d, clock: later } = breaker(options);
+    d.restore({ ...halfOpen, state: "open", openedAt: 0 });
+    assert.equal(d.toJSON().probeSuccesses, 0);
+    await later.advance(1000);
+    await d.execute(ok);
+    assert.equal(d.state, "half_open", "one success of three");
+    // Nor is it isolated: the one isolate() handle, disposed, closes it.
+    const { b: e } = breaker(options);
+    e.restore({ ...halfOpen, state: "open", openedAt: 0 });
+    e.isolate().dispose();
+    assert.equal(e.state, "closed");
   });
 
   test("restore() refuses a snapshot of the wrong shape and changes nothing", async () => {

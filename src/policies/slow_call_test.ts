@@ -62,6 +62,17 @@ test("circuitBreaker({ slowCall }) forgets calls older than windowMs, and starts
   assert.equal(breaker.state, "closed");
 });
 
+test("circuitBreaker({ slowCall }) does not time a call that started before the breaker moved on", async () => {
+  const clock = new ManualClock();
+  const { breaker } = slowBreaker(clock);
+  const before = [1, 2, 3].map(() => breaker.execute(() => clock.sleep(500)));
+  breaker.reset(); // while the three run
+  await clock.advance(500);
+  await Promise.all(before);
+  await call(clock, breaker, 150);
+  assert.equal(breaker.state, "closed", "1 slow call since the reset: fewer than minimumCalls");
+});
+
 test("circuitBreaker({ slowCall }) times slow failures too, but not errors it does not count", async () => {
   const clock = new ManualClock();
   const { breaker } = slowBreaker(clock);
