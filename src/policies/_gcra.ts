@@ -69,13 +69,16 @@ export class Gcra {
    * give-back can never bunch two calls together.
    */
   giveBack(tat: number): void {
-    if (this.#booked > 0 && this.#base + this.#booked * this.interval === tat) this.#booked--;
+    // A call still waiting has its TAT ahead of now, so no rebase has passed
+    // it: an equal TAT is its own, and `booked` is at least 1.
+    if (this.#base + this.#booked * this.interval === tat) this.#booked--;
   }
 
   /** How many calls would conform now, one after the other. */
   available(now: number): number {
     if (this.#ahead(now) <= 0) return this.burst;
+    // Busy, so `now - base < booked × interval`: n is at most `burst`.
     const n = Math.floor((now - this.#base) / this.interval + EPSILON) + this.burst - this.#booked;
-    return n < 0 ? 0 : n > this.burst ? this.burst : n;
+    return n < 0 ? 0 : n;
   }
 }
