@@ -44,6 +44,31 @@ function counting(clock: ManualClock) {
   return { counted, stats };
 }
 
+/** A clock whose timers fire when `fire()` is called, at once: no microtask turn comes first. */
+class PromptClock implements Clock {
+  at = 0;
+  readonly #timers = new Map<number, () => void>();
+  #id = 0;
+  now(): number {
+    return this.at;
+  }
+  setTimeout(callback: () => void): unknown {
+    this.#timers.set(++this.#id, callback);
+    return this.#id;
+  }
+  clearTimeout(handle: unknown): void {
+    this.#timers.delete(handle as number);
+  }
+  sleep(): Promise<void> {
+    return Promise.reject(new Error("not used"));
+  }
+  fire(): void {
+    const due = [...this.#timers.values()];
+    this.#timers.clear();
+    for (const callback of due) callback();
+  }
+}
+
 describe("DeadlineQueue", () => {
   test("DeadlineQueue sets no timer for an entry removed within a few microtask turns", async () => {
     const clock = new ManualClock();
@@ -68,6 +93,7 @@ describe("DeadlineQueue", () => {
     const b = new Entry();
     queue.add(a);
     queue.add(b);
+    assert.equal(queue.size, 2);
     await turns(10);
     assert.equal(queue.armed, true);
     assert.deepEqual(stats.timers, [100]);
@@ -136,6 +162,74 @@ describe("DeadlineQueue", () => {
     assert.equal(stats.reads - before, 1);
   });
 
+  test("DeadlineQueue keeps a deadline once stamped, however small: 1 ms at time 0 is due at 1", async () => {
+    const clock = new ManualClock();
+    const queue = new DeadlineQueue(clock, 1);
+    const a = new Entry();
+    queue.add(a);
+    await turns(10);
+    assert.equal(a.deadline, 1);
+    await clock.advance(0.5);
+    const b = new Entry();
+    queue.add(b);
+    await turns(2);
+    assert.deepEqual([a.deadline, b.deadline], [1, 1.5]);
+    await clock.advance(0.5);
+    assert.deepEqual([a.expired, b.expired], [1, 0]);
+  });
+
+  test("DeadlineQueue reads the clock only for entries still there to stamp", async () => {
+    const clock = new ManualClock();
+    const { counted, stats } = counting(clock);
+    const queue = new DeadlineQueue(counted, 100);
+    const first = new Entry();
+    queue.add(first);
+    await turns(10);
+    const armed = stats.reads;
+    const gone = new Entry();
+    queue.add(gone);
+    queue.remove(gone);
+    queue.remove(first); // empty before the batch is stamped
+    await turns(2);
+    assert.equal(stats.reads, armed, "nothing to stamp, no read");
+    const a = new Entry();
+    queue.add(a);
+    await turns(10);
+    const before = stats.reads;
+    await clock.advance(100);
+    assert.equal(a.expired, 1);
+    assert.equal(stats.reads - before, 1, "the timer reads the time once: every entry was stamped");
+  });
+
+  test("DeadlineQueue arms for the first live entry when those before it were removed first", async () => {
+    const clock = new ManualClock();
+    const queue = new DeadlineQueue(clock, 100);
+    const entries = [new Entry(), new Entry(), new Entry()];
+    for (const e of entries) queue.add(e);
+    queue.remove(entries[0]!);
+    queue.remove(entries[1]!);
+    await turns(10);
+    assert.equal(queue.armed, true);
+    await clock.advance(100);
+    assert.deepEqual(entries.map((e) => e.expired), [0, 0, 1]);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  test("DeadlineQueue stamps an entry added just before its timer fires, rather than expire it", async () => {
+    const clock = new PromptClock();
+    const queue = new DeadlineQueue(clock, 100);
+    const a = new Entry();
+    queue.add(a);
+    await turns(10);
+    clock.at = 100;
+    const b = new Entry();
+    queue.add(b);
+    clock.fire(); // before the microtask that would stamp b
+    assert.deepEqual([a.expired, b.expired], [1, 0]);
+    assert.equal(b.deadline, 200);
+    assert.equal(queue.armed, true);
+  });
+
   test("DeadlineQueue clears its timer when the last live entry is removed", async () => {
     const clock = new ManualClock();
     const queue = new DeadlineQueue(clock, 60_000);
@@ -168,6 +262,20 @@ describe("DeadlineQueue", () => {
     assert.ok(queue.size <= 64, `size ${queue.size}`);
     await clock.advance(60_000);
     assert.equal(keep.expired, 1);
+  });
+
+  test("DeadlineQueue holds at most about twice its live entries when they expire one after another", async () => {
+    const clock = new ManualClock();
+    const queue = new DeadlineQueue(clock, 10);
+    const entries: Entry[] = [];
+    for (let i = 0; i < 100; i++) {
+      entries.push(new Entry());
+      queue.add(entries[i]!);
+      await clock.advance(5); // each lives two steps: the queue is never empty
+    }
+    assert.equal(queue.live, 1);
+    assert.ok(queue.size <= 2 * queue.live + 32, `size ${queue.size}`);
+    assert.equal(entries.filter((e) => e.expired === 1).length, 99);
   });
 
   test("DeadlineQueue drops settled entries in the middle without losing a live one", async () => {
@@ -257,6 +365,7 @@ describe("DeadlineQueue", () => {
   // microtask or a timer, nobody else would hear the error.
   for (
     const [where, breakAt] of [
+      ["now() when stamping the first entries", { now: 0 }],
       ["now() when arming", { now: 1 }],
       ["setTimeout()", { setTimeout: 0 }],
       ["now() when stamping entries added while armed", { now: 2 }],
@@ -271,6 +380,7 @@ describe("DeadlineQueue", () => {
       const broken: Clock = {
         now: () => {
           // Arming reads twice (stamping, then the delay): `now: 1` breaks the second.
+          // `now: 0` breaks the first.
           if ("now" in breakAt && ++reads > breakAt.now) throw bug;
           return clock.now();
         },
