@@ -434,7 +434,7 @@ describe("pipeline() layers", () => {
     assert.ok(await turnsToSettle(pipeline(...wrapped).execute(op)) > bare + 5);
   });
 
-  test("execute() never throws synchronously, even when the value it settles with is a promise whose constructor getter throws", async () => {
+  test("execute() never throws synchronously, even when the value it settles with or the operation returns is a promise whose constructor getter throws", async () => {
     const hostile = (): Promise<number> => {
       const p = Promise.resolve(7);
       Object.defineProperty(p, "constructor", {
@@ -455,6 +455,11 @@ describe("pipeline() layers", () => {
     for (const policy of policies) {
       let promise: Promise<unknown> | undefined;
       assert.doesNotThrow(() => (promise = policy.execute(refusedNow)));
+      await assert.rejects(promise!, /constructor getter/);
+    }
+    for (const policy of [retry(), pipeline(retry(), fallback(0) as Policy)]) {
+      let promise: Promise<unknown> | undefined;
+      assert.doesNotThrow(() => (promise = policy.execute(hostile)));
       await assert.rejects(promise!, /constructor getter/);
     }
   });
