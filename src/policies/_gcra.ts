@@ -10,7 +10,7 @@
  * 1.7e12 ms, where a double is only good to 0.00024 ms, so a TAT summed
  * there turns two calls at the same instant into a wait of a few
  * nanoseconds (and a refusal, with `maxWaitMs: 0`). Measured from `base`,
- * the calls of one busy spell compare exactly.
+ * the rounding is that of numbers the size of one busy spell.
  *
  * @module
  */
