@@ -916,6 +916,26 @@ describe("circuitBreaker()", () => {
     );
   });
 
+  test("BrokenCircuitError is made without a stack trace, leaving Error.stackTraceLimit as it was, and can be renamed", () => {
+    const E = Error as { stackTraceLimit?: unknown };
+    const before = E.stackTraceLimit;
+    try {
+      E.stackTraceLimit = 25;
+      const error = new BrokenCircuitError("open", 250);
+      assert.doesNotMatch(String(error.stack), /\n\s+at /);
+      assert.match(String(new Error("with frames").stack), /\n\s+at /);
+      assert.equal(E.stackTraceLimit, 25, "Error.stackTraceLimit is restored");
+      error.name = "Renamed"; // as on any Error
+      assert.equal(error.name, "Renamed");
+      // Without a numeric stackTraceLimit it is left alone.
+      E.stackTraceLimit = undefined;
+      assert.equal(new BrokenCircuitError("isolated").state, "isolated");
+      assert.equal(E.stackTraceLimit, undefined);
+    } finally {
+      E.stackTraceLimit = before;
+    }
+  });
+
   test("BrokenCircuitError from a breaker says its state, the wait left and its key", async () => {
     const clock = new ManualClock();
     const breaker = circuitBreaker({ trip: consecutiveFailures(1), halfOpenAfter: 1000, clock });
