@@ -936,6 +936,13 @@ describe("circuitBreaker()", () => {
     }
   });
 
+  test("instanceof a subclass of BrokenCircuitError keeps the prototype check", () => {
+    class Tagged extends BrokenCircuitError {}
+    assert.ok(new Tagged("open") instanceof BrokenCircuitError);
+    assert.ok(new Tagged("open") instanceof Tagged);
+    assert.ok(!(new BrokenCircuitError("open") instanceof Tagged));
+  });
+
   test("BrokenCircuitError from a breaker says its state, the wait left and its key", async () => {
     const clock = new ManualClock();
     const breaker = circuitBreaker({ trip: consecutiveFailures(1), halfOpenAfter: 1000, clock });
