@@ -10,14 +10,6 @@ import { type Judge, judgeOf, type Recognize, recognize } from "../errors/normal
 import { detectRuntime } from "../runtime.ts";
 
 /**
- * The {@link ConnectionError} for `error` when it is a recognized connection
- * failure (the same object when it already is one), else `undefined`.
- */
-export function recognizeConnectionError(error: unknown): AnyConnectionError | undefined {
-  return recognize(error);
-}
-
-/**
  * What a policy rethrows: the ConnectionError when recognized (by the
  * policy's own `normalize`, when it has one), else `error` untouched.
  */
