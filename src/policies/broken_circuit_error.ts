@@ -86,19 +86,30 @@ export class BrokenCircuitError extends Error {
       writable: true,
       configurable: true,
     });
+    // Worked out when read, but assignable as on any Error (code that
+    // prefixes a message or rewrites a stack must not throw on a refusal).
     Object.defineProperty(this.prototype, "message", {
       get(this: BrokenCircuitError): string {
         return brokenMessage(this.state, this.retryAfterMs, this.key);
       },
+      set: own("message"),
       configurable: true,
     });
     Object.defineProperty(this.prototype, "stack", {
       get(this: BrokenCircuitError): string {
         return `${this.name}: ${this.message}`;
       },
+      set: own("stack"),
       configurable: true,
     });
   }
+}
+
+/** A setter that gives the instance its own `key`, as assigning it to a plain Error would. */
+function own(key: "message" | "stack"): (this: object, value: unknown) => void {
+  return function (value) {
+    Object.defineProperty(this, key, { value, writable: true, configurable: true });
+  };
 }
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] };

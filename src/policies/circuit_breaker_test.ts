@@ -927,10 +927,14 @@ describe("circuitBreaker()", () => {
       assert.equal(E.stackTraceLimit, 25, "Error.stackTraceLimit is restored");
       error.name = "Renamed"; // as on any Error
       assert.equal(error.name, "Renamed");
-      // Without a numeric stackTraceLimit it is left alone.
+      // Without a numeric stackTraceLimit it is left alone, and where there is
+      // none at all (Firefox has none) none is made.
       E.stackTraceLimit = undefined;
       assert.equal(new BrokenCircuitError("isolated").state, "isolated");
       assert.equal(E.stackTraceLimit, undefined);
+      delete E.stackTraceLimit;
+      assert.equal(new BrokenCircuitError("isolated").state, "isolated");
+      assert.equal(Object.hasOwn(Error, "stackTraceLimit"), false);
     } finally {
       E.stackTraceLimit = before;
     }
@@ -941,6 +945,30 @@ describe("circuitBreaker()", () => {
     assert.ok(new Tagged("open") instanceof BrokenCircuitError);
     assert.ok(new Tagged("open") instanceof Tagged);
     assert.ok(!(new BrokenCircuitError("open") instanceof Tagged));
+  });
+
+  test("a breaker's refusal takes an assigned message and stack, as any Error does", async () => {
+    const breaker = circuitBreaker({ trip: consecutiveFailures(1), halfOpenAfter: 1000 });
+    breaker.isolate();
+    for (
+      const error of [
+        await breaker.execute(() => 1).catch((e) => e),
+        new BrokenCircuitError("open", 5),
+      ]
+    ) {
+      assert.ok(error instanceof BrokenCircuitError);
+      error.message = `loading the cart: ${error.message}`;
+      error.message += " (not retried)";
+      error.stack = "BrokenCircuitError: rewritten";
+      assert.match(
+        error.message,
+        /^loading the cart: The circuit is (isolated|open).* \(not retried\)$/,
+      );
+      assert.equal(error.stack, "BrokenCircuitError: rewritten");
+      assert.equal(Object.keys(error).includes("message"), false, "not enumerable, as on an Error");
+    }
+    const next = await breaker.execute(() => 1).catch((e) => e);
+    assert.equal(next.message, "The circuit is isolated: call refused until reset()");
   });
 
   test("BrokenCircuitError from a breaker says its state, the wait left and its key", async () => {

@@ -10,7 +10,11 @@ import { circuitBreaker } from "./circuit_breaker.ts";
 import { consecutiveFailures } from "./trip/consecutive_failures.ts";
 import { fallback } from "./fallback.ts";
 import { timeout } from "./timeout.ts";
-import { bulkhead } from "./bulkhead.ts";
+import { bulkhead, BulkheadRejectedError } from "./bulkhead.ts";
+import { BrokenCircuitError } from "./broken_circuit_error.ts";
+import { rateLimit } from "./rate_limit.ts";
+import { RateLimitedError } from "./rate_limited_error.ts";
+import { adaptiveThrottle, ThrottledError } from "./adaptive_throttle.ts";
 import { pipeline } from "./pipeline.ts";
 import { constantBackoff } from "./backoff.ts";
 
@@ -105,6 +109,45 @@ test("a pipeline of policies given normalize ends as they do one by one", async 
     "cached",
   );
   assert.equal(calls, 2);
+});
+
+test("a normalizer that takes every error for a connection failure still never retries a policy's own refusal", async () => {
+  // "Everything this client throws is a dropped connection" is a normalizer
+  // people write. A breaker, limiter, throttle or bulkhead that refused a call
+  // has not failed to connect, and retrying its refusal only presses on it.
+  const everything = createNormalizer({
+    recognizers: [{ name: "all", match: () => ({ kind: "reset" }) }],
+  });
+  assert.equal(everything(new Error("anything")).kind, "reset");
+  const clock = new ManualClock();
+  const breaker = circuitBreaker({ trip: consecutiveFailures(1), halfOpenAfter: 1000, clock });
+  breaker.isolate();
+  const limiter = rateLimit({ limit: 1, windowMs: 1000, clock });
+  await limiter.execute(() => "the only turn");
+  const throttle = adaptiveThrottle({ random: () => 0, clock });
+  const refused = () => Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+  for (let i = 0; i < 5; i++) {
+    await throttle.execute(() => Promise.reject(refused())).catch(() => {});
+  }
+  const full = bulkhead(1);
+  let release = () => {};
+  const busy = full.execute(() => new Promise<void>((resolve) => release = resolve));
+  const refusers = [
+    [breaker, BrokenCircuitError],
+    [limiter, RateLimitedError],
+    [throttle, ThrottledError],
+    [full, BulkheadRejectedError],
+  ] as const;
+  for (const [policy, Refusal] of refusers) {
+    const retrying = retry({ maxAttempts: 3, backoff: constantBackoff(0), normalize: everything });
+    let retries = 0;
+    retrying.onRetry(() => retries++);
+    const error = await pipeline(retrying, policy).execute(() => "sent").catch((e) => e);
+    assert.ok(error instanceof Refusal, `${Refusal.name}: ${error}`);
+    assert.equal(retries, 0, `${Refusal.name} is not retried`);
+  }
+  release();
+  await busy;
 });
 
 test("a normalize of the user's own that throws never makes a call throw", async () => {

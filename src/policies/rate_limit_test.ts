@@ -324,10 +324,14 @@ describe("rateLimit()", () => {
       assert.doesNotMatch(String(error.stack), /\n\s+at /);
       assert.match(String(new Error("with frames").stack), /\n\s+at /);
       assert.equal(E.stackTraceLimit, 25, "Error.stackTraceLimit is restored");
-      // Without a numeric stackTraceLimit it is left alone.
+      // Without a numeric stackTraceLimit it is left alone, and where there is
+      // none at all (Firefox has none) none is made.
       E.stackTraceLimit = undefined;
       assert.equal(new RateLimitedError(1).retryAfterMs, 1);
       assert.equal(E.stackTraceLimit, undefined);
+      delete E.stackTraceLimit;
+      assert.equal(new RateLimitedError(1).retryAfterMs, 1);
+      assert.equal(Object.hasOwn(Error, "stackTraceLimit"), false);
     } finally {
       E.stackTraceLimit = before;
     }
