@@ -9,7 +9,7 @@
  * @module
  */
 
-import { type AnyConnectionError, ConnectionError } from "../errors/connection_error.ts";
+import type { AnyConnectionError } from "../errors/connection_error.ts";
 import {
   CONNECTION_ERROR_KINDS,
   type ConnectionErrorKind,
@@ -32,16 +32,20 @@ export interface FaultTarget {
   readonly port: number | undefined;
 }
 
-/** libuv's name for each kind that has one: code, Linux errno, syscall, description. */
-const UV: Partial<Record<ChaosFault, readonly [string, number, string, string]>> = {
-  refused: ["ECONNREFUSED", 111, "connect", "connection refused"],
+/**
+ * libuv's name for each kind that has one: code, Linux errno, syscall, and
+ * libuv's description where a message quotes it (Bun's reads and connects,
+ * Node's listen).
+ */
+const UV: Partial<Record<ChaosFault, readonly [string, number, string, string?]>> = {
+  refused: ["ECONNREFUSED", 111, "connect"], // Bun says "Failed to connect", Node no description
   reset: ["ECONNRESET", 104, "read", "connection reset by peer"],
   aborted: ["ECONNABORTED", 103, "read", "software caused connection abort"],
   broken_pipe: ["EPIPE", 32, "write", "broken pipe"],
   timeout: ["ETIMEDOUT", 110, "connect", "connection timed out"],
   unreachable: ["EHOSTUNREACH", 113, "connect", "host is unreachable"],
   address_in_use: ["EADDRINUSE", 98, "listen", "address already in use"],
-  address_unavailable: ["EADDRNOTAVAIL", 99, "bind", "address not available"],
+  address_unavailable: ["EADDRNOTAVAIL", 99, "bind"], // Node binding a localAddress, Bun "Failed to listen"
 };
 
 /** Deno's `Deno.errors.*` class, message and code for each kind it reports. */
@@ -63,19 +67,21 @@ const DENO: Partial<Record<ChaosFault, readonly [string, string, string | undefi
   tls: ["InvalidData", "received corrupt message of type InvalidContentType", undefined],
 };
 
-/** What each kind was doing, as the runtime's error tells it. */
-const OPERATION: Record<ChaosFault, ConnectionOperation> = {
+/**
+ * What each kind was doing, where the error alone may not tell it (a Deno
+ * error has no syscall). A DNS failure says `lookup`, and a TLS one `tls`, of
+ * itself.
+ */
+const OPERATION: Partial<Record<ChaosFault, ConnectionOperation>> = {
   refused: "connect",
   reset: "read",
   aborted: "read",
   broken_pipe: "write",
   closed: "read",
   timeout: "connect",
-  dns: "lookup",
   unreachable: "connect",
   address_in_use: "listen",
   address_unavailable: "listen",
-  tls: "tls",
   connect_failed: "connect",
 };
 
@@ -111,18 +117,23 @@ function node(kind: ChaosFault, target: FaultTarget): Error {
       // node:http when the server ended the connection before answering.
       return error("socket hang up", { code: "ECONNRESET" });
     case "tls":
-      return error("error:0A00010B:SSL routines:tls_validate_record_header:wrong version number", {
-        library: "SSL routines",
-        reason: "wrong version number",
-        code: "ERR_SSL_WRONG_VERSION_NUMBER",
-      });
+      // OpenSSL's text, less the thread id Node puts before it ("407DA524A47F0000:").
+      return error(
+        "error:0A00010B:SSL routines:tls_validate_record_header:wrong version number:" +
+          "../deps/openssl/openssl/ssl/record/methods/tlsany_meth.c:77:\n",
+        {
+          library: "SSL routines",
+          reason: "wrong version number",
+          code: "ERR_SSL_WRONG_VERSION_NUMBER",
+        },
+      );
     case "connect_failed":
       return workerd(kind);
   }
-  const [code, errno, syscall] = UV[kind]!;
+  const [code, errno, syscall, description] = UV[kind]!;
   const withAddress = syscall !== "read" && syscall !== "write";
   const message = kind === "address_in_use"
-    ? `listen ${code}: address already in use${at(target)}`
+    ? `listen ${code}: ${description}${at(target)}`
     : kind === "address_unavailable"
     ? `${syscall} ${code}${at({ host, port: undefined })}` // the local address it could not bind
     : `${syscall} ${code}${withAddress ? at(target) : ""}`;
@@ -190,18 +201,21 @@ function workerd(kind: ChaosFault, target?: FaultTarget): Error {
   if (kind === "connect_failed") {
     return error("proxy request failed, cannot connect to the specified address", {});
   }
-  if (kind === "timeout") return timeoutDOMException();
+  if (kind === "timeout") return timeoutDOMException("The operation was aborted due to timeout");
   return node(kind, target!);
 }
 
-function timeoutDOMException(): Error {
-  return new DOMException("The operation was aborted due to timeout", "TimeoutError") as Error;
+function timeoutDOMException(message: string): Error {
+  return new DOMException(message, "TimeoutError") as Error;
 }
 
-/** A browser's `fetch` says "Failed to fetch" for everything; a timeout is the DOM's. */
+/**
+ * A browser's `fetch` says "Failed to fetch" for everything; a timeout is the
+ * DOM's. Chromium's wording, as recorded in `tests/fixtures/clients/chromium.browser.json`.
+ */
 function browser(kind: ChaosFault, target: FaultTarget): Error {
   if (kind === "connect_failed") return error("Failed to fetch", {}, "TypeError");
-  if (kind === "timeout") return timeoutDOMException();
+  if (kind === "timeout") return timeoutDOMException("signal timed out");
   return node(kind, target);
 }
 
@@ -232,9 +246,7 @@ export function injectedError(
 ): AnyConnectionError {
   const cause = runtimeError(kind, runtime, target);
   const context = { host: target.host, port: target.port, operation: OPERATION[kind], runtime };
-  const found = recognize(cause, context);
-  if (found !== undefined && found.kind === kind) return found;
-  // Not reached with the shapes above (a test checks every kind in every
-  // runtime), but the kind asked for is the kind injected.
-  return new ConnectionError(kind, { ...context, cause }) as AnyConnectionError;
+  // Every shape above is recognized as its own kind: _fault_shapes_test.ts
+  // checks every kind in every runtime.
+  return recognize(cause, context)!;
 }
