@@ -336,6 +336,13 @@ const flHedge = hedge({ delay: 1000 });
 const flAdaptive = adaptiveConcurrency();
 const flThrottle = adaptiveThrottle();
 const flHedgeTimeout = pipeline(hedge({ delay: 1000 }), timeout(1000));
+// Polly's standard order: a total timeout outside the retry, one per attempt inside the breaker.
+const flStandard = pipeline(
+  timeout(5000),
+  retry({ maxAttempts: 3, backoff: constantBackoff(0) }),
+  circuitBreaker(flBreakerOptions()),
+  timeout(1000),
+);
 
 // The fleet (issue 13) on the success path: the same breaker and a rate limit
 // with `fleet`, on a store in this process (no I/O: the success path never
@@ -466,6 +473,12 @@ const successCases: Case[] = [
     id: "fl_hedge_timeout",
     label: "faultline `pipeline(hedge({ delay: 1000 }), timeout(1000))`",
     run: () => flHedgeTimeout.execute(op),
+    expect: "resolve",
+  },
+  {
+    id: "fl_standard",
+    label: "faultline `pipeline(timeout(5000), retry, circuitBreaker, timeout(1000))`",
+    run: () => flStandard.execute(op),
     expect: "resolve",
   },
   {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Sink } from "./_engine.ts";
+import type { AbortSource, Sink } from "./_engine.ts";
 import type { BreakerCore } from "./_breaker_core.ts";
 import { cancelledBy, onward } from "./_outgoing.ts";
 
@@ -57,13 +57,13 @@ export class BreakerCall implements Sink {
 export class ProbeCall implements Sink {
   readonly #core: BreakerCore;
   readonly #epoch: number;
-  readonly #signal: AbortSignal | undefined;
+  readonly #signal: AbortSource | undefined;
   readonly #sink: Sink;
   #held = true;
   #done = false;
   #listening = false;
 
-  constructor(core: BreakerCore, epoch: number, signal: AbortSignal | undefined, sink: Sink) {
+  constructor(core: BreakerCore, epoch: number, signal: AbortSource | undefined, sink: Sink) {
     this.#core = core;
     this.#epoch = epoch;
     this.#signal = signal;

@@ -168,11 +168,73 @@ function start<T>(
   return call.handOut() as Promise<T>;
 }
 
+/** What a layer listens to for the end of its call: `handleEvent` is called once. */
+export interface AbortListener {
+  handleEvent(): void;
+}
+
 /**
- * The signal that cancels a layer's call, without making one: a
- * {@link Context} made from no signal has none.
+ * What cancels a layer's call, as far as a layer asks: an `AbortSignal`, or
+ * a {@link Watched} context of an outer layer, heard without making it one.
  */
-export function signalOf(ctx: ExecutionContext): AbortSignal | undefined {
+export interface AbortSource {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: "abort", listener: AbortListener): void;
+  removeEventListener(type: "abort", listener: AbortListener): void;
+}
+
+/**
+ * A context of a layer's own (a timeout's, a hedge attempt's) whose signal is
+ * made only when read. A layer inside listens to the context itself: an
+ * `AbortController` and a listener on its signal cost more than the rest of
+ * a call (~0.4 µs and ~0.3 µs in Node and Bun), and most operations never
+ * read the signal.
+ */
+export abstract class Watched implements ExecutionContext, AbortSource {
+  abstract readonly attempt: number;
+  abstract readonly signal: AbortSignal;
+  abstract readonly aborted: boolean;
+  abstract readonly reason: unknown;
+  #listener: AbortListener | undefined = undefined;
+  #others: AbortListener[] | undefined = undefined;
+
+  addEventListener(_type: "abort", listener: AbortListener): void {
+    if (this.#listener === undefined) this.#listener = listener;
+    else (this.#others ??= []).push(listener);
+  }
+
+  removeEventListener(_type: "abort", listener: AbortListener): void {
+    if (this.#listener === listener) this.#listener = undefined;
+    else if (this.#others !== undefined) {
+      const i = this.#others.indexOf(listener);
+      if (i !== -1) this.#others.splice(i, 1);
+    }
+  }
+
+  /** Tells each listener once, as an abort of the signal would (after it, if made). */
+  protected dispatch(): void {
+    const first = this.#listener;
+    const others = this.#others;
+    this.#listener = undefined;
+    this.#others = undefined;
+    first?.handleEvent();
+    if (others !== undefined) { for (const listener of others) listener.handleEvent(); }
+  }
+}
+
+/**
+ * What cancels a layer's call, without making a signal: a {@link Context}
+ * made from no signal has none, and a {@link Watched} context is its own.
+ * Only for listening: what is handed to code outside faultline's layers is
+ * {@link givenSignal}.
+ */
+export function signalOf(ctx: ExecutionContext): AbortSource | undefined {
+  return ctx instanceof Context ? ctx.given : ctx instanceof Watched ? ctx : ctx.signal;
+}
+
+/** The `AbortSignal` of `ctx` for code outside the layers (a clock, an operation), if any. */
+export function givenSignal(ctx: ExecutionContext): AbortSignal | undefined {
   return ctx instanceof Context ? ctx.given : ctx.signal;
 }
 
@@ -318,7 +380,7 @@ export class Call implements Sink {
         );
     let result: unknown;
     try {
-      result = layer.execute(inner, signalOf(ctx));
+      result = layer.execute(inner, givenSignal(ctx));
     } catch (error) {
       sink.fail(error);
       return;

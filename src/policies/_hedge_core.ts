@@ -11,7 +11,7 @@ import { type Judge, retryable } from "../errors/normalize_error.ts";
 import { detectRuntime } from "../runtime.ts";
 import { MAX_DELAY_MS } from "./backoff.ts";
 import { type DeadlineEntry, DeadlineQueue } from "./_deadline_queue.ts";
-import { type Call, signalOf, type Sink, Strategy } from "./_engine.ts";
+import { type AbortSource, type Call, signalOf, type Sink, Strategy, Watched } from "./_engine.ts";
 import { Emitter } from "./events.ts";
 import type { HedgeEvent } from "./hedge_options.ts";
 import type { LatencyWindow } from "./_latency_window.ts";
@@ -104,8 +104,11 @@ export class HedgeCore extends Strategy {
   }
 }
 
-/** One attempt: its context (with a signal made on first read) and its sink. */
-class Attempt implements ExecutionContext, Sink {
+/**
+ * One attempt: its context (with a signal made on first read, and heard as
+ * {@link Watched} by a layer inside) and its sink.
+ */
+class Attempt extends Watched implements Sink {
   readonly attempt: number;
   readonly #owner: HedgeCall;
   #controller: AbortController | undefined = undefined;
@@ -114,6 +117,7 @@ class Attempt implements ExecutionContext, Sink {
   #abandoned = false;
 
   constructor(owner: HedgeCall, attempt: number) {
+    super();
     this.#owner = owner;
     this.attempt = attempt;
   }
@@ -124,6 +128,16 @@ class Attempt implements ExecutionContext, Sink {
       if (this.#abandoned) this.#controller.abort(this.#owner.abandonReason());
     }
     return this.#controller.signal;
+  }
+
+  /** Whether its signal is aborted (or would be, once made): the call abandoned it. */
+  get aborted(): boolean {
+    return this.#abandoned;
+  }
+
+  /** Why its signal aborts, once abandoned. */
+  get reason(): unknown {
+    return this.#abandoned ? this.#owner.abandonReason() : undefined;
   }
 
   ok(value: unknown): void {
@@ -144,6 +158,7 @@ class Attempt implements ExecutionContext, Sink {
     this.done = true;
     this.#abandoned = true;
     this.#controller?.abort(this.#owner.abandonReason());
+    this.dispatch();
   }
 }
 
@@ -154,7 +169,7 @@ class HedgeCall implements DeadlineEntry {
   readonly #core: HedgeCore;
   readonly #call: Call;
   readonly #index: number;
-  readonly #caller: AbortSignal | undefined;
+  readonly #caller: AbortSource | undefined;
   readonly #sink: Sink;
   #first: Attempt | undefined = undefined;
   #more: Attempt[] | undefined = undefined;
@@ -174,7 +189,7 @@ class HedgeCall implements DeadlineEntry {
     core: HedgeCore,
     call: Call,
     index: number,
-    caller: AbortSignal | undefined,
+    caller: AbortSource | undefined,
     sink: Sink,
   ) {
     this.#core = core;

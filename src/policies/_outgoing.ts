@@ -22,7 +22,7 @@ export function outgoing(error: unknown, by: Recognize = recognize): unknown {
  * ConnectionError already (a timeout's), else kind `cancelled` with the
  * reason as `cause`.
  */
-export function cancelledBy(signal: AbortSignal): AnyConnectionError {
+export function cancelledBy(signal: { readonly reason: unknown }): AnyConnectionError {
   const reason: unknown = signal.reason;
   if (hasBrand(reason)) return reason as AnyConnectionError;
   return new ConnectionError("cancelled", {

@@ -9,7 +9,7 @@
 import type { Clock } from "../clock.ts";
 import { type Judge, retryable } from "../errors/normalize_error.ts";
 import { type Backoff, exponentialBackoff, MAX_DELAY_MS } from "./backoff.ts";
-import { type Call, signalOf, type Sink, Strategy } from "./_engine.ts";
+import { type Call, givenSignal, type Sink, Strategy, Watched } from "./_engine.ts";
 import { Context } from "./_context.ts";
 import { Emitter } from "./events.ts";
 import { cancelledBy, onward } from "./_outgoing.ts";
@@ -56,10 +56,13 @@ export class RetryCore extends Strategy {
   run(call: Call, index: number, ctx: ExecutionContext, sink: Sink): void {
     this.budget?.recordCall(); // a budget of the caller's making that throws rejects the call
     const start = this.deadline === Infinity ? 0 : this.clock.now();
-    const retryCall = new RetryCall(this, call, index, signalOf(ctx), start, sink);
+    const retryCall = new RetryCall(this, call, index, ctx, start, sink);
     // The first attempt can run in the context it was given when that one
-    // already says attempt 1 and carries the caller's signal as is.
-    retryCall.begin(ctx instanceof Context && ctx.attempt === 1 ? ctx : undefined);
+    // already says attempt 1 and carries the caller's signal as is (a
+    // timeout's or a hedge attempt's, whose signal is made only if read).
+    retryCall.begin(
+      (ctx instanceof Context || ctx instanceof Watched) && ctx.attempt === 1 ? ctx : undefined,
+    );
   }
 
   giveUp(
@@ -88,7 +91,9 @@ class RetryCall implements Sink {
   readonly #core: RetryCore;
   readonly #call: Call;
   readonly #index: number;
-  readonly #signal: AbortSignal | undefined;
+  /** The context the call came with, until its signal is first needed. */
+  #ctx: ExecutionContext | undefined;
+  #signal: AbortSignal | undefined = undefined;
   readonly #start: number;
   readonly #sink: Sink;
   #attempt = 1;
@@ -101,23 +106,33 @@ class RetryCall implements Sink {
     core: RetryCore,
     call: Call,
     index: number,
-    signal: AbortSignal | undefined,
+    ctx: ExecutionContext,
     start: number,
     sink: Sink,
   ) {
     this.#core = core;
     this.#call = call;
     this.#index = index;
-    this.#signal = signal;
+    this.#ctx = ctx;
     this.#start = start;
     this.#sink = sink;
     this.passes = core.handleResult === undefined && !core.succeeded.has && sink.passes === true;
   }
 
-  begin(ctx?: Context): void {
+  begin(ctx?: ExecutionContext): void {
     this.#starting = true;
-    this.#call.next(this.#index + 1, ctx ?? new Context(this.#signal, this.#attempt), this);
+    this.#call.next(this.#index + 1, ctx ?? new Context(this.#given(), this.#attempt), this);
     this.#starting = false;
+  }
+
+  /** The caller's signal, read (and so made, for a timeout's context) only once a retry needs it. */
+  #given(): AbortSignal | undefined {
+    const ctx = this.#ctx;
+    if (ctx !== undefined) {
+      this.#ctx = undefined;
+      this.#signal = givenSignal(ctx);
+    }
+    return this.#signal;
   }
 
   ok(value: unknown): void {
@@ -181,7 +196,7 @@ class RetryCall implements Sink {
   /** A retry is due, of the error `out` or of `result`: wait, then run the next attempt. */
   #again(out: unknown, result: unknown, failed: boolean): void {
     const core = this.#core;
-    const signal = this.#signal;
+    const signal = this.#given();
     const attempt = this.#attempt;
     if (signal?.aborted) {
       this.#sink.fail(core.cancel(signal, attempt));
@@ -224,7 +239,7 @@ class RetryCall implements Sink {
   }
 
   #next(): void {
-    const signal = this.#signal;
+    const signal = this.#given();
     // An abort during the wait (a listener's, say) still ends the call.
     if (signal?.aborted) {
       this.#sink.fail(this.#core.cancel(signal, this.#attempt));

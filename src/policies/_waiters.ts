@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type Call, signalOf, type Sink } from "./_engine.ts";
+import { type AbortSource, type Call, signalOf, type Sink } from "./_engine.ts";
 import { cancelledBy } from "./_outgoing.ts";
 import type { ExecutionContext } from "./types.ts";
 
@@ -20,7 +20,7 @@ export class Waiter {
   readonly index: number;
   readonly ctx: ExecutionContext;
   readonly sink: Sink;
-  readonly signal: AbortSignal | undefined;
+  readonly signal: AbortSource | undefined;
 
   constructor(line: Waiters, call: Call, index: number, ctx: ExecutionContext, sink: Sink) {
     this.#line = line;

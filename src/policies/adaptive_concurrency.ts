@@ -9,6 +9,7 @@
 
 import type { Clock } from "../clock.ts";
 import type { Recognize } from "../errors/normalize_error.ts";
+import type { AbortSource } from "./_engine.ts";
 import { type Call, executeSolo, signalOf, type Sink, STRATEGY, Strategy } from "./_engine.ts";
 import { Waiters } from "./_waiters.ts";
 import { BulkheadRejectedError, type BulkheadRejectedEvent } from "./bulkhead.ts";
@@ -162,14 +163,14 @@ class LimitedCall implements Sink {
   readonly #sink: Sink;
   readonly #start: number;
   readonly #inflight: number;
-  readonly #signal: AbortSignal | undefined;
+  readonly #signal: AbortSource | undefined;
 
   constructor(
     core: AdaptiveCore,
     sink: Sink,
     start: number,
     inflight: number,
-    signal: AbortSignal | undefined,
+    signal: AbortSource | undefined,
   ) {
     this.#core = core;
     this.#sink = sink;

@@ -11,6 +11,7 @@ import type { Clock } from "../clock.ts";
 import type { AnyConnectionError } from "../errors/connection_error.ts";
 import type { ConnectionErrorKind } from "../errors/kinds.ts";
 import type { Normalizer, Recognize } from "../errors/normalize_error.ts";
+import type { AbortSource } from "./_engine.ts";
 import { type Call, executeSolo, signalOf, type Sink, STRATEGY, Strategy } from "./_engine.ts";
 import { Emitter, type Event } from "./events.ts";
 import { parseOn } from "./_on.ts";
@@ -225,10 +226,10 @@ class ThrottleCore extends Strategy {
 /** A call sent to the backend: counts how it ended. */
 class ThrottledCall implements Sink {
   readonly #core: ThrottleCore;
-  readonly #signal: AbortSignal | undefined;
+  readonly #signal: AbortSource | undefined;
   readonly #sink: Sink;
 
-  constructor(core: ThrottleCore, signal: AbortSignal | undefined, sink: Sink) {
+  constructor(core: ThrottleCore, signal: AbortSource | undefined, sink: Sink) {
     this.#core = core;
     this.#signal = signal;
     this.#sink = sink;

@@ -11,6 +11,7 @@ import type { Clock } from "../clock.ts";
 import type { AnyConnectionError } from "../errors/connection_error.ts";
 import { detectRuntime } from "../runtime.ts";
 import { CHAOS_FAULTS, type ChaosFault, type FaultTarget, injectedError } from "./_fault_shapes.ts";
+import type { AbortSource } from "./_engine.ts";
 import { type Call, executeSolo, signalOf, type Sink, STRATEGY, Strategy } from "./_engine.ts";
 import { Emitter, type Event } from "./events.ts";
 import { cancelledBy } from "./_outgoing.ts";
@@ -167,7 +168,7 @@ class Delay {
   readonly #index: number;
   readonly #ctx: ExecutionContext;
   readonly #sink: Sink;
-  readonly #signal: AbortSignal | undefined;
+  readonly #signal: AbortSource | undefined;
   #timer: unknown = undefined;
 
   constructor(core: ChaosCore, call: Call, index: number, ctx: ExecutionContext, sink: Sink) {

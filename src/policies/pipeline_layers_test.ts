@@ -13,6 +13,7 @@ import type { TripStrategy } from "./trip/types.ts";
 import { circuitBreaker } from "./circuit_breaker.ts";
 import { bulkhead } from "./bulkhead.ts";
 import { fallback } from "./fallback.ts";
+import { hedge } from "./hedge.ts";
 import { pipeline } from "./pipeline.ts";
 import { retry } from "./retry.ts";
 import type { RetryBudget } from "./retry_budget.ts";
@@ -717,5 +718,124 @@ describe("pipeline() layers", () => {
     assert.equal(listeners.live, 0);
     assert.equal(queueOf(t).live, 0);
     assert.equal(clock.pendingTimers, 0);
+  });
+
+  // A timeout's or a hedge attempt's signal is made only when read; the
+  // layers inside hear the context itself. In Node and Bun an AbortController
+  // and a listener on its signal cost more than the rest of such a call.
+  test("a pipeline makes no AbortController for an operation that never reads its signal", async () => {
+    const Real = globalThis.AbortController;
+    let made = 0;
+    globalThis.AbortController = class extends Real {
+      constructor() {
+        super();
+        made++;
+      }
+    };
+    try {
+      const clock = new ManualClock();
+      const pipelines: Policy[] = [
+        pipeline(
+          timeout(5000, { clock }),
+          retry({ clock }),
+          circuitBreaker({ trip: consecutiveFailures(5), halfOpenAfter: 1000, clock }),
+          timeout(1000, { clock }),
+        ),
+        pipeline(hedge({ delay: 1000, clock }), timeout(1000, { clock })),
+        pipeline(hedge({ delay: 1000, clock }), retry({ clock }), timeout(1000, { clock })),
+      ];
+      for (const policy of pipelines) assert.equal(await policy.execute(async () => 42), 42);
+      assert.equal(made, 0);
+      // Read, it is made, and is the signal of the layer the operation runs in.
+      await pipelines[0]!.execute((ctx) => assert.ok(ctx.signal instanceof AbortSignal));
+      assert.equal(made, 1);
+    } finally {
+      globalThis.AbortController = Real;
+    }
+  });
+
+  test("a timeout inside a timeout aborts its operation with the outer one's error, and never fires itself", async () => {
+    const clock = new ManualClock();
+    const outer = timeout(100, { clock });
+    const inner = timeout(1000, { clock });
+    const fired: number[] = [];
+    outer.onTimeout(() => fired.push(100));
+    inner.onTimeout(() => fired.push(1000));
+    let signal: AbortSignal | undefined;
+    const call = pipeline(outer, inner).execute((ctx) => {
+      signal = ctx.signal;
+      return new Promise(() => {});
+    });
+    const settled = call.catch((e: unknown) => e);
+    await clock.advance(100);
+    const error = await settled;
+    assert.ok(error instanceof ConnectionError && error.kind === "timeout");
+    assert.equal(error.timeoutMs, 100);
+    assert.equal(signal!.aborted, true);
+    assert.equal(signal!.reason, error, "the operation sees why it was given up");
+    assert.equal(queueOf(inner).live, 0, "the inner timeout left its queue");
+    await clock.advance(1000);
+    assert.deepEqual(fired, [100]);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  test("an outer timeout that ends before the operation reads its signal still hands on an aborted one", async () => {
+    const clock = new ManualClock();
+    const outer = timeout(100, { clock });
+    let read: (() => AbortSignal) | undefined;
+    const call = pipeline(outer, retry({ clock }), timeout(1000, { clock })).execute((ctx) => {
+      read = () => ctx.signal;
+      return new Promise(() => {});
+    }).catch((e: unknown) => e);
+    await clock.advance(100);
+    const error = await call;
+    const signal = read!();
+    assert.equal(signal.aborted, true);
+    assert.equal(signal.reason, error);
+  });
+
+  test("a timeout inside a hedge stops with the attempt the hedge abandons", async () => {
+    const clock = new ManualClock();
+    const inner = timeout(1000, { clock });
+    let timeouts = 0;
+    inner.onTimeout(() => timeouts++);
+    const signals: AbortSignal[] = [];
+    const call = pipeline(hedge({ delay: 10, clock }), inner).execute((ctx) => {
+      signals.push(ctx.signal);
+      return ctx.attempt === 1 ? new Promise(() => {}) : "second";
+    });
+    await clock.advance(10);
+    assert.equal(await call, "second");
+    assert.equal(signals.length, 2);
+    assert.equal(signals[0]!.aborted, true, "the first attempt's operation is told");
+    assert.ok(signals[0]!.reason instanceof ConnectionError);
+    assert.equal(signals[0]!.reason.kind, "cancelled");
+    assert.equal(signals[1]!.aborted, false);
+    assert.equal(queueOf(inner).live, 0);
+    await clock.advance(1000);
+    assert.equal(timeouts, 0, "an abandoned attempt does not time out");
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  test("a retry inside a timeout runs its first attempt in the timeout's context, and the rest under its signal", async () => {
+    const clock = new ManualClock();
+    const seen: Array<[number, boolean]> = [];
+    let first: ExecutionContext | undefined;
+    const call = pipeline(
+      timeout(100, { clock }),
+      retry({ maxAttempts: 3, backoff: constantBackoff(10), clock }),
+    ).execute((ctx) => {
+      first ??= ctx;
+      seen.push([ctx.attempt, ctx.signal.aborted]);
+      if (ctx.attempt < 3) throw refused();
+      return new Promise(() => {});
+    }).catch((e: unknown) => e);
+    await clock.advance(20);
+    assert.deepEqual(seen, [[1, false], [2, false], [3, false]]);
+    await clock.advance(80);
+    const error = await call;
+    assert.ok(error instanceof ConnectionError && error.kind === "timeout");
+    assert.equal(first!.signal.aborted, true);
+    assert.equal(first!.signal.reason, error);
   });
 });

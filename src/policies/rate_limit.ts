@@ -10,6 +10,7 @@
 
 import type { Clock } from "../clock.ts";
 import type { Judge, Normalizer } from "../errors/normalize_error.ts";
+import type { AbortSource } from "./_engine.ts";
 import { type Call, executeSolo, signalOf, type Sink, STRATEGY, Strategy } from "./_engine.ts";
 import { Emitter, type Event } from "./events.ts";
 import { EPSILON, Gcra } from "./_gcra.ts";
@@ -92,7 +93,7 @@ class Waiter {
   readonly index: number;
   readonly ctx: ExecutionContext;
   readonly sink: Sink;
-  readonly signal: AbortSignal | undefined;
+  readonly signal: AbortSource | undefined;
   readonly tat: number;
   readonly source: number;
   timer: unknown = undefined;
@@ -108,7 +109,7 @@ class Waiter {
     index: number,
     ctx: ExecutionContext,
     sink: Sink,
-    signal: AbortSignal | undefined,
+    signal: AbortSource | undefined,
     tat: number,
     source: number,
   ) {

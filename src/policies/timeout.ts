@@ -17,7 +17,8 @@ import type { Judge, Normalizer } from "../errors/normalize_error.ts";
 import { detectRuntime } from "../runtime.ts";
 import { type DeadlineEntry, DeadlineQueue, UNSTAMPED } from "./_deadline_queue.ts";
 import { Emitter, type Event } from "./events.ts";
-import { type Call, executeSolo, signalOf, type Sink, STRATEGY, Strategy } from "./_engine.ts";
+import type { AbortSource, Call, Sink } from "./_engine.ts";
+import { executeSolo, signalOf, STRATEGY, Strategy, Watched } from "./_engine.ts";
 import { cancelledBy, onward } from "./_outgoing.ts";
 import type { ExecutionContext, Policy } from "./types.ts";
 import {
@@ -128,21 +129,25 @@ class TimeoutCore extends Strategy {
  * One call: its own execution context and sink (so no other object is made
  * for it), its entry in the deadline queue, and, as `handleEvent`, the
  * listener on the caller's signal (an object listener needs no closure).
+ * A layer inside listens to it as {@link Watched}.
  */
-class TimeoutCall implements ExecutionContext, DeadlineEntry, Sink {
+class TimeoutCall extends Watched implements DeadlineEntry, Sink {
   deadline: number = UNSTAMPED;
   readonly attempt: number;
   /** Not in the queue (see {@link DeadlineEntry.queueState}) until `run` adds it. */
   queueState = 1;
   readonly #core: TimeoutCore;
-  readonly #caller: AbortSignal | undefined;
+  readonly #caller: AbortSource | undefined;
   readonly #sink: Sink;
   #controller: AbortController | undefined = undefined;
-  #error: ConnectionError<"timeout"> | undefined = undefined;
+  /** Ended by the deadline, the caller or a broken clock: `#reason` says why. */
+  #ended = false;
+  #reason: unknown = undefined;
   #listening = false;
   #settled = false;
 
-  constructor(core: TimeoutCore, caller: AbortSignal | undefined, attempt: number, sink: Sink) {
+  constructor(core: TimeoutCore, caller: AbortSource | undefined, attempt: number, sink: Sink) {
+    super();
     this.#core = core;
     this.#caller = caller;
     this.attempt = attempt;
@@ -153,10 +158,19 @@ class TimeoutCall implements ExecutionContext, DeadlineEntry, Sink {
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
       this.#controller = new AbortController();
-      if (this.#error !== undefined) this.#controller.abort(this.#error);
-      else if (this.#caller?.aborted) this.#controller.abort(this.#caller.reason);
+      if (this.aborted) this.#controller.abort(this.reason);
     }
     return this.#controller.signal;
+  }
+
+  /** Whether its signal is aborted (or would be, once made). */
+  get aborted(): boolean {
+    return this.#ended || this.#caller?.aborted === true;
+  }
+
+  /** Why its signal aborts: the timeout's error, the caller's reason or the clock's error. */
+  get reason(): unknown {
+    return this.#ended ? this.#reason : this.#caller?.reason;
   }
 
   /** True once the call has settled (or expired). */
@@ -199,10 +213,9 @@ class TimeoutCall implements ExecutionContext, DeadlineEntry, Sink {
   expire(): void {
     if (this.#settled) return;
     const error = this.#core.timeoutError();
-    this.#error = error;
     this.#finish();
     // Abort first, so that the operation sees the reason it is given up for.
-    this.#controller?.abort(error);
+    this.#abort(error);
     this.#core.emitTimeout(this.attempt, error);
     this.#sink.fail(error);
   }
@@ -210,7 +223,7 @@ class TimeoutCall implements ExecutionContext, DeadlineEntry, Sink {
   /** The clock threw while the deadline was being set: the call rejects with that error. */
   broken(error: unknown): void {
     if (!this.#finish()) return;
-    this.#controller?.abort(error);
+    this.#abort(error);
     this.#sink.fail(error);
   }
 
@@ -218,8 +231,16 @@ class TimeoutCall implements ExecutionContext, DeadlineEntry, Sink {
   handleEvent(): void {
     if (!this.#finish()) return;
     const caller = this.#caller!;
-    this.#controller?.abort(caller.reason);
+    this.#abort(caller.reason);
     this.#sink.fail(cancelledBy(caller));
+  }
+
+  /** Aborts its signal, if made, then tells the layers inside that listen. */
+  #abort(reason: unknown): void {
+    this.#ended = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+    this.dispatch();
   }
 }
 
