@@ -200,7 +200,8 @@ export abstract class Watched implements ExecutionContext, AbortSource {
   #others: AbortListener[] | undefined = undefined;
 
   addEventListener(_type: "abort", listener: AbortListener): void {
-    if (this.#listener === undefined) this.#listener = listener;
+    // In the order added, as a signal calls them: the slot only while it is the first.
+    if (this.#listener === undefined && this.#others === undefined) this.#listener = listener;
     else (this.#others ??= []).push(listener);
   }
 
@@ -217,9 +218,13 @@ export abstract class Watched implements ExecutionContext, AbortSource {
     const first = this.#listener;
     const others = this.#others;
     this.#listener = undefined;
-    this.#others = undefined;
     first?.handleEvent();
-    if (others !== undefined) { for (const listener of others) listener.handleEvent(); }
+    if (others === undefined) return;
+    for (const listener of others.slice()) {
+      // One that an earlier listener removed is skipped, as a signal skips it.
+      if (others.includes(listener)) listener.handleEvent();
+    }
+    this.#others = undefined;
   }
 }
 

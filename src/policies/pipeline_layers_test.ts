@@ -838,4 +838,37 @@ describe("pipeline() layers", () => {
     assert.equal(first!.signal.aborted, true);
     assert.equal(first!.signal.reason, error);
   });
+
+  test("an outer timeout ends a half-open probe and the timeout inside it, in the order they listened", async () => {
+    const clock = new ManualClock();
+    const inner = timeout(1000, { clock });
+    let innerTimeouts = 0;
+    inner.onTimeout(() => innerTimeouts++);
+    const breaker = circuitBreaker({ trip: consecutiveFailures(1), halfOpenAfter: 50, clock });
+    const policy = pipeline(timeout(100, { clock }), breaker, inner);
+    await policy.execute(() => Promise.reject(refused())).catch(() => {});
+    assert.equal(breaker.state, "open");
+    await clock.advance(50);
+    let signal: AbortSignal | undefined;
+    const probe = policy.execute((ctx) => {
+      signal = ctx.signal;
+      return new Promise(() => {});
+    }).catch((e: unknown) => e);
+    assert.equal(breaker.state, "half_open");
+    await clock.advance(100);
+    const error = await probe;
+    assert.ok(error instanceof ConnectionError && error.kind === "timeout");
+    assert.equal(error.timeoutMs, 100);
+    assert.equal(signal!.reason, error);
+    // The inner timeout listened first, so the probe hears a timeout, not a
+    // cancellation: it counts as a failed probe, as with nested signals.
+    assert.equal(breaker.state, "open");
+    assert.equal(queueOf(inner).live, 0);
+    await clock.advance(1000);
+    assert.equal(innerTimeouts, 0);
+    // A probe that succeeds through the same layers leaves each of them.
+    assert.equal(await policy.execute(() => "closed again"), "closed again");
+    assert.equal(breaker.state, "closed");
+    assert.equal(clock.pendingTimers, 0);
+  });
 });

@@ -1,0 +1,87 @@
+// Watched: the context of a timeout or a hedge attempt, heard by the layers
+// inside as they would hear an AbortSignal, without one being made.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { type AbortListener, givenSignal, signalOf, Watched } from "./_engine.ts";
+import { Context } from "./_context.ts";
+
+class Probe extends Watched {
+  readonly attempt = 1;
+  aborted = false;
+  reason: unknown = undefined;
+  made = 0;
+
+  get signal(): AbortSignal {
+    this.made++;
+    return new AbortController().signal;
+  }
+
+  abort(reason: unknown): void {
+    this.aborted = true;
+    this.reason = reason;
+    this.dispatch();
+  }
+}
+
+function listener(log: string[], name: string): AbortListener {
+  return { handleEvent: () => log.push(name) };
+}
+
+describe("Watched", () => {
+  test("calls its listeners once each, in the order they were added, as a signal does", () => {
+    const source = new Probe();
+    const log: string[] = [];
+    const [a, b, c, d] = ["a", "b", "c", "d"].map((n) => listener(log, n));
+    source.addEventListener("abort", a!);
+    source.addEventListener("abort", b!);
+    source.addEventListener("abort", c!);
+    source.removeEventListener("abort", a!);
+    source.addEventListener("abort", d!); // after b and c, though the first place is free
+    source.removeEventListener("abort", c!);
+    source.removeEventListener("abort", listener(log, "never added"));
+    source.abort("why");
+    assert.deepEqual(log, ["b", "d"]);
+    source.abort("again");
+    assert.deepEqual(log, ["b", "d"], "heard once");
+  });
+
+  test("a listener removed by an earlier one in the same abort is skipped, as a signal skips it", () => {
+    const heard = (target: {
+      addEventListener(type: "abort", l: AbortListener): void;
+      removeEventListener(type: "abort", l: AbortListener): void;
+    }, abort: () => void): string[] => {
+      const log: string[] = [];
+      const second = listener(log, "second");
+      target.addEventListener("abort", {
+        handleEvent: () => {
+          log.push("first");
+          target.removeEventListener("abort", second);
+        },
+      });
+      target.addEventListener("abort", second);
+      target.addEventListener("abort", listener(log, "third"));
+      abort();
+      return log;
+    };
+    const controller = new AbortController();
+    const source = new Probe();
+    const expected = heard(controller.signal, () => controller.abort());
+    assert.deepEqual(expected, ["first", "third"]);
+    assert.deepEqual(heard(source, () => source.abort("why")), expected);
+  });
+
+  test("signalOf() hears a Watched context without making its signal; givenSignal() makes it", () => {
+    const source = new Probe();
+    assert.equal(signalOf(source), source);
+    assert.equal(source.made, 0);
+    assert.ok(givenSignal(source) instanceof AbortSignal);
+    assert.equal(source.made, 1);
+    const given = new AbortController().signal;
+    assert.equal(signalOf(new Context(given, 2)), given);
+    assert.equal(givenSignal(new Context(given, 2)), given);
+    assert.equal(signalOf(new Context(undefined, 1)), undefined, "no signal is made for none");
+    const plain = { attempt: 1, signal: given };
+    assert.equal(signalOf(plain), given);
+    assert.equal(givenSignal(plain), given);
+  });
+});
