@@ -297,6 +297,10 @@ function readmeTable() {
       (d) => ratioTo(d, "success", "fl_pipeline", "floor"),
     ),
     row(
+      "faultline `pipeline(timeout, retry, circuitBreaker, timeout)` (× floor)",
+      (d) => ratioTo(d, "success", "fl_standard", "floor"),
+    ),
+    row(
       "cockatiel `wrap(retry, circuitBreaker, timeout)`",
       (d) => ns(med(d, "success", "ck_wrap")),
     ),

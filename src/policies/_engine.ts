@@ -20,6 +20,11 @@
  * `Policy`, a subclass, an instance whose `execute` was replaced) runs
  * through its `execute`, with the layers inside it as its operation.
  *
+ * A layer hears the end of its caller's call through {@link signalOf}: the
+ * caller's `AbortSignal`, or the context of a timeout or hedge attempt
+ * outside it ({@link Watched}), whose `AbortSignal` is made only when the
+ * operation (or code outside the layers, through {@link givenSignal}) reads it.
+ *
  * @module
  */
 
