@@ -70,6 +70,34 @@ describe("Watched", () => {
     assert.deepEqual(heard(source, () => source.abort("why")), expected);
   });
 
+  test("listeners that remove others while the abort is told: a later one is skipped, an earlier one changes nothing", () => {
+    const heard = (target: {
+      addEventListener(type: "abort", l: AbortListener): void;
+      removeEventListener(type: "abort", l: AbortListener): void;
+    }, abort: () => void): string[] => {
+      const log: string[] = [];
+      const named: Record<string, AbortListener> = {};
+      const removes: Record<string, string> = { one: "three", four: "two", five: "six" };
+      for (const name of ["one", "two", "three", "four", "five", "six"]) {
+        named[name] = {
+          handleEvent: () => {
+            log.push(name);
+            const other = removes[name];
+            if (other !== undefined) target.removeEventListener("abort", named[other]!);
+          },
+        };
+        target.addEventListener("abort", named[name]!);
+      }
+      abort();
+      return log;
+    };
+    const controller = new AbortController();
+    const source = new Probe();
+    const expected = heard(controller.signal, () => controller.abort());
+    assert.deepEqual(expected, ["one", "two", "four", "five"]);
+    assert.deepEqual(heard(source, () => source.abort("why")), expected);
+  });
+
   test("signalOf() hears a Watched context without making its signal; givenSignal() makes it", () => {
     const source = new Probe();
     assert.equal(signalOf(source), source);

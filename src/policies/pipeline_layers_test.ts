@@ -871,4 +871,17 @@ describe("pipeline() layers", () => {
     assert.equal(breaker.state, "closed");
     assert.equal(clock.pendingTimers, 0);
   });
+
+  test("a retry inside a retry counts its own attempts from 1 on every outer attempt", async () => {
+    const seen: number[] = [];
+    const policy = pipeline(
+      retry({ maxAttempts: 2, backoff: constantBackoff(0) }),
+      retry({ maxAttempts: 2, backoff: constantBackoff(0) }),
+    );
+    await policy.execute((ctx) => {
+      seen.push(ctx.attempt);
+      throw refused();
+    }).catch(() => {});
+    assert.deepEqual(seen, [1, 2, 1, 2]);
+  });
 });

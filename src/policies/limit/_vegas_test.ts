@@ -60,6 +60,8 @@ describe("Vegas", () => {
   });
 
   test("Vegas takes one step off on a drop, whatever the latency and load", () => {
+    assert.equal(atNoLoad10(4).sample(10, 4, true), 3, "⌊log10 4⌋ is 0: the step is still 1");
+    assert.equal(atNoLoad10(4).sample(10, 4, false), 10, "and a growth is 6 × 1");
     assert.equal(atNoLoad10(10).sample(10, 10, true), 9);
     assert.equal(atNoLoad10(10).sample(10, 1, true), 9);
     assert.equal(atNoLoad10(100).sample(50, 100, true), 98);
