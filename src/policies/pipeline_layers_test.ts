@@ -884,4 +884,47 @@ describe("pipeline() layers", () => {
     }).catch(() => {});
     assert.deepEqual(seen, [1, 2, 1, 2]);
   });
+
+  test("an operation that aborts the caller's signal, then reads its timeout's signal, finds it aborted: one signal however often read", async () => {
+    const clock = new ManualClock();
+    const controller = new AbortController();
+    const why = new Error("user gave up");
+    let reads: AbortSignal[] = [];
+    let seen: [boolean, unknown] | undefined;
+    const error = await pipeline(timeout(1000, { clock }), timeout(500, { clock })).execute(
+      (ctx) => {
+        controller.abort(why); // before the layers listen: they do once the operation returns
+        reads = [ctx.signal, ctx.signal];
+        seen = [reads[0]!.aborted, reads[0]!.reason];
+        return new Promise(() => {});
+      },
+      controller.signal,
+    ).catch((e: unknown) => e);
+    assert.deepEqual(seen, [true, why], "aborted when read");
+    assert.equal(reads[0], reads[1], "the same signal on every read");
+    assert.ok(error instanceof ConnectionError && error.kind === "cancelled");
+    assert.equal(error.cause, why);
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  test("a hedge attempt abandoned while its operation runs leaves no timeout inside it waiting", async () => {
+    const clock = new ManualClock();
+    const inner = timeout(1000, { clock });
+    let timeouts = 0;
+    inner.onTimeout(() => timeouts++);
+    const controller = new AbortController();
+    const call = pipeline(hedge({ delay: 10, clock }), inner).execute((ctx) => {
+      // The second attempt's operation ends the call: the hedge abandons that
+      // attempt before the timeout inside it has begun to listen.
+      if (ctx.attempt === 2) controller.abort();
+      return new Promise(() => {});
+    }, controller.signal).catch((e: unknown) => e);
+    await clock.advance(10);
+    const error = await call;
+    assert.ok(error instanceof ConnectionError && error.kind === "cancelled");
+    assert.equal(queueOf(inner).live, 0);
+    await clock.advance(1000);
+    assert.equal(timeouts, 0);
+    assert.equal(clock.pendingTimers, 0);
+  });
 });
