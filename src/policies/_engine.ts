@@ -201,35 +201,39 @@ export abstract class Watched implements ExecutionContext, AbortSource {
   abstract readonly signal: AbortSignal;
   abstract readonly aborted: boolean;
   abstract readonly reason: unknown;
-  #listener: AbortListener | undefined = undefined;
-  #others: AbortListener[] | undefined = undefined;
+  /** One listener, or once a second is added, all of them in the order added. */
+  #listeners: AbortListener | AbortListener[] | undefined = undefined;
 
   addEventListener(_type: "abort", listener: AbortListener): void {
-    // In the order added, as a signal calls them: the slot only while it is the first.
-    if (this.#listener === undefined && this.#others === undefined) this.#listener = listener;
-    else (this.#others ??= []).push(listener);
+    const listeners = this.#listeners;
+    if (listeners === undefined) this.#listeners = listener;
+    else if (Array.isArray(listeners)) listeners.push(listener);
+    else this.#listeners = [listeners, listener];
   }
 
   removeEventListener(_type: "abort", listener: AbortListener): void {
-    if (this.#listener === listener) this.#listener = undefined;
-    else if (this.#others !== undefined) {
-      const i = this.#others.indexOf(listener);
-      if (i !== -1) this.#others.splice(i, 1);
+    const listeners = this.#listeners;
+    if (listeners === listener) this.#listeners = undefined;
+    else if (Array.isArray(listeners)) {
+      const i = listeners.indexOf(listener);
+      if (i !== -1) listeners.splice(i, 1);
     }
   }
 
   /** Tells each listener once, as an abort of the signal would (after it, if made). */
   protected dispatch(): void {
-    const first = this.#listener;
-    const others = this.#others;
-    this.#listener = undefined;
-    first?.handleEvent();
-    if (others === undefined) return;
-    for (const listener of others.slice()) {
-      // One that an earlier listener removed is skipped, as a signal skips it.
-      if (others.includes(listener)) listener.handleEvent();
+    const listeners = this.#listeners;
+    if (listeners === undefined) return;
+    if (!Array.isArray(listeners)) {
+      this.#listeners = undefined;
+      listeners.handleEvent();
+      return;
     }
-    this.#others = undefined;
+    for (const listener of listeners.slice()) {
+      // One that an earlier listener removed is skipped, as a signal skips it.
+      if (listeners.includes(listener)) listener.handleEvent();
+    }
+    this.#listeners = undefined;
   }
 }
 

@@ -43,6 +43,12 @@ describe("Watched", () => {
     assert.deepEqual(log, ["b", "d"]);
     source.abort("again");
     assert.deepEqual(log, ["b", "d"], "heard once");
+    const alone = new Probe();
+    const e = listener(log, "removed, alone");
+    alone.addEventListener("abort", e);
+    alone.removeEventListener("abort", e);
+    alone.abort("why");
+    assert.deepEqual(log, ["b", "d"]);
   });
 
   test("a listener removed by an earlier one in the same abort is skipped, as a signal skips it", () => {
