@@ -2,7 +2,7 @@
 // inside as they would hear an AbortSignal, without one being made.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { type AbortListener, givenSignal, signalOf, Watched } from "./_engine.ts";
+import { type AbortListener, type AbortSource, givenSignal, signalOf, Watched } from "./_engine.ts";
 import { Context } from "./_context.ts";
 
 class Probe extends Watched {
@@ -22,6 +22,9 @@ class Probe extends Watched {
     this.dispatch();
   }
 }
+
+/** What a real AbortSignal and a Watched context both are, to compare them. */
+type Listenable = Pick<AbortSource, "addEventListener" | "removeEventListener">;
 
 function listener(log: string[], name: string): AbortListener {
   return { handleEvent: () => log.push(name) };
@@ -52,10 +55,7 @@ describe("Watched", () => {
   });
 
   test("a listener removed by an earlier one in the same abort is skipped, as a signal skips it", () => {
-    const heard = (target: {
-      addEventListener(type: "abort", l: AbortListener): void;
-      removeEventListener(type: "abort", l: AbortListener): void;
-    }, abort: () => void): string[] => {
+    const heard = (target: Listenable, abort: () => void): string[] => {
       const log: string[] = [];
       const second = listener(log, "second");
       target.addEventListener("abort", {
@@ -77,10 +77,7 @@ describe("Watched", () => {
   });
 
   test("listeners that remove others while the abort is told: a later one is skipped, an earlier one changes nothing", () => {
-    const heard = (target: {
-      addEventListener(type: "abort", l: AbortListener): void;
-      removeEventListener(type: "abort", l: AbortListener): void;
-    }, abort: () => void): string[] => {
+    const heard = (target: Listenable, abort: () => void): string[] => {
       const log: string[] = [];
       const named: Record<string, AbortListener> = {};
       const removes: Record<string, string> = { one: "three", four: "two", five: "six" };
