@@ -198,11 +198,22 @@ export interface AbortSource {
  */
 export abstract class Watched implements ExecutionContext, AbortSource {
   abstract readonly attempt: number;
-  abstract readonly signal: AbortSignal;
+  /** Whether its signal is aborted (or would be, once made). */
   abstract readonly aborted: boolean;
+  /** Why its signal aborts, once aborted. */
   abstract readonly reason: unknown;
+  #controller: AbortController | undefined = undefined;
   /** One listener, or once a second is added, all of them in the order added. */
   #listeners: AbortListener | AbortListener[] | undefined = undefined;
+
+  /** Made on first read, aborted already if the context is. */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.aborted) this.#controller.abort(this.reason);
+    }
+    return this.#controller.signal;
+  }
 
   addEventListener(_type: "abort", listener: AbortListener): void {
     const listeners = this.#listeners;
@@ -220,8 +231,12 @@ export abstract class Watched implements ExecutionContext, AbortSource {
     }
   }
 
-  /** Tells each listener once, as an abort of the signal would (after it, if made). */
-  protected dispatch(): void {
+  /**
+   * Aborts the signal, if made, then tells each listener once, as an abort of
+   * the signal would. Called once `aborted` and `reason` say so.
+   */
+  protected abort(reason: unknown): void {
+    this.#controller?.abort(reason);
     const listeners = this.#listeners;
     if (listeners === undefined) return;
     if (!Array.isArray(listeners)) {

@@ -11,15 +11,15 @@ class Probe extends Watched {
   reason: unknown = undefined;
   made = 0;
 
-  get signal(): AbortSignal {
+  override get signal(): AbortSignal {
     this.made++;
-    return new AbortController().signal;
+    return super.signal;
   }
 
-  abort(reason: unknown): void {
+  end(reason: unknown): void {
     this.aborted = true;
     this.reason = reason;
-    this.dispatch();
+    this.abort(reason);
   }
 }
 
@@ -42,15 +42,15 @@ describe("Watched", () => {
     source.addEventListener("abort", d!); // after b and c, though the first place is free
     source.removeEventListener("abort", c!);
     source.removeEventListener("abort", listener(log, "never added"));
-    source.abort("why");
+    source.end("why");
     assert.deepEqual(log, ["b", "d"]);
-    source.abort("again");
+    source.end("again");
     assert.deepEqual(log, ["b", "d"], "heard once");
     const alone = new Probe();
     const e = listener(log, "removed, alone");
     alone.addEventListener("abort", e);
     alone.removeEventListener("abort", e);
-    alone.abort("why");
+    alone.end("why");
     assert.deepEqual(log, ["b", "d"]);
   });
 
@@ -73,7 +73,7 @@ describe("Watched", () => {
     const source = new Probe();
     const expected = heard(controller.signal, () => controller.abort());
     assert.deepEqual(expected, ["first", "third"]);
-    assert.deepEqual(heard(source, () => source.abort("why")), expected);
+    assert.deepEqual(heard(source, () => source.end("why")), expected);
   });
 
   test("listeners that remove others while the abort is told: a later one is skipped, an earlier one changes nothing", () => {
@@ -98,7 +98,7 @@ describe("Watched", () => {
     const source = new Probe();
     const expected = heard(controller.signal, () => controller.abort());
     assert.deepEqual(expected, ["one", "two", "four", "five"]);
-    assert.deepEqual(heard(source, () => source.abort("why")), expected);
+    assert.deepEqual(heard(source, () => source.end("why")), expected);
   });
 
   test("signalOf() hears a Watched context without making its signal; givenSignal() makes it", () => {
@@ -107,6 +107,13 @@ describe("Watched", () => {
     assert.equal(source.made, 0);
     assert.ok(givenSignal(source) instanceof AbortSignal);
     assert.equal(source.made, 1);
+    const made = givenSignal(source)!;
+    assert.equal(source.signal, made, "one signal, however often read");
+    source.end("why");
+    assert.deepEqual([made.aborted, made.reason], [true, "why"], "made before: aborts with it");
+    const ended = new Probe();
+    ended.end("gone");
+    assert.deepEqual([ended.signal.aborted, ended.signal.reason], [true, "gone"], "made after");
     const given = new AbortController().signal;
     assert.equal(signalOf(new Context(given, 2)), given);
     assert.equal(givenSignal(new Context(given, 2)), given);

@@ -111,7 +111,6 @@ export class HedgeCore extends Strategy {
 class Attempt extends Watched implements Sink {
   readonly attempt: number;
   readonly #owner: HedgeCall;
-  #controller: AbortController | undefined = undefined;
   /** Settled, or abandoned: nothing it reports counts any more. */
   done = false;
   #abandoned = false;
@@ -120,14 +119,6 @@ class Attempt extends Watched implements Sink {
     super();
     this.#owner = owner;
     this.attempt = attempt;
-  }
-
-  get signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController();
-      if (this.#abandoned) this.#controller.abort(this.#owner.abandonReason());
-    }
-    return this.#controller.signal;
   }
 
   /** Whether its signal is aborted (or would be, once made): the call abandoned it. */
@@ -157,8 +148,7 @@ class Attempt extends Watched implements Sink {
     if (this.done) return;
     this.done = true;
     this.#abandoned = true;
-    this.#controller?.abort(this.#owner.abandonReason());
-    this.dispatch();
+    this.abort(this.#owner.abandonReason());
   }
 }
 

@@ -139,7 +139,6 @@ class TimeoutCall extends Watched implements DeadlineEntry, Sink {
   readonly #core: TimeoutCore;
   readonly #caller: AbortSource | undefined;
   readonly #sink: Sink;
-  #controller: AbortController | undefined = undefined;
   /** Ended by the deadline, the caller or a broken clock: `#reason` says why. */
   #ended = false;
   #reason: unknown = undefined;
@@ -152,15 +151,6 @@ class TimeoutCall extends Watched implements DeadlineEntry, Sink {
     this.#caller = caller;
     this.attempt = attempt;
     this.#sink = sink;
-  }
-
-  /** Made on first read: aborts at the deadline or when the caller's signal aborts. */
-  get signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController();
-      if (this.aborted) this.#controller.abort(this.reason);
-    }
-    return this.#controller.signal;
   }
 
   /** Whether its signal is aborted (or would be, once made). */
@@ -235,12 +225,11 @@ class TimeoutCall extends Watched implements DeadlineEntry, Sink {
     this.#sink.fail(cancelledBy(caller));
   }
 
-  /** Aborts its signal, if made, then tells the layers inside that listen. */
+  /** Ends its context: its signal (if made) aborts, and the layers inside hear it. */
   #abort(reason: unknown): void {
     this.#ended = true;
     this.#reason = reason;
-    this.#controller?.abort(reason);
-    this.dispatch();
+    this.abort(reason);
   }
 }
 
