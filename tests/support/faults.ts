@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import * as net from "node:net";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
+import { closedPort } from "./closed_port.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const nodeBin = `${root}node_modules/node22/bin/node`;
@@ -70,17 +71,7 @@ export async function startStalledListener(
   return await startChild<{ stall: number }>([host, "stall"]);
 }
 
-/** A port on `host` with nothing listening: bound, then released. */
-export function closedPort(host = "127.0.0.1"): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen({ host, port: 0 }, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { closedPort };
 
 /** A port closed on both 127.0.0.1 and ::1, for `localhost`. */
 export async function closedPortBothFamilies(): Promise<number> {

@@ -184,14 +184,4 @@ export function script(...actions: HttpAction[]): (r: RecordedRequest, i: number
   return (_r, i) => actions[Math.min(i, actions.length - 1)]!;
 }
 
-/** A port on 127.0.0.1 with nothing listening: bound, then released. */
-export function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen({ host: "127.0.0.1", port: 0 }, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { closedPort } from "./closed_port.ts";

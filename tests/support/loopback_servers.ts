@@ -132,17 +132,7 @@ export function startServer(
   });
 }
 
-/** A port on `host` that nothing listens on: bind port 0, note the port, close. */
-export function closedPort(host = "127.0.0.1"): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen({ host, port: 0 }, () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { closedPort } from "./closed_port.ts";
 
 export interface BacklogFullListener {
   host: string;
