@@ -11,7 +11,17 @@ import { type Judge, retryable } from "../errors/normalize_error.ts";
 import { detectRuntime } from "../runtime.ts";
 import { MAX_DELAY_MS } from "./backoff.ts";
 import { type DeadlineEntry, DeadlineQueue } from "./_deadline_queue.ts";
-import { type AbortSource, type Call, signalOf, type Sink, Strategy, Watched } from "./_engine.ts";
+import {
+  type AbortListener,
+  type AbortSource,
+  type Call,
+  CONTROLLER,
+  LISTENERS,
+  signalOf,
+  type Sink,
+  Strategy,
+  Watched,
+} from "./_engine.ts";
 import { Emitter } from "./events.ts";
 import type { HedgeEvent } from "./hedge_options.ts";
 import type { LatencyWindow } from "./_latency_window.ts";
@@ -109,6 +119,8 @@ export class HedgeCore extends Strategy {
  * {@link Watched} by a layer inside) and its sink.
  */
 class Attempt extends Watched implements Sink {
+  [CONTROLLER]: AbortController | undefined = undefined;
+  [LISTENERS]: AbortListener | AbortListener[] | undefined = undefined;
   readonly attempt: number;
   readonly #owner: HedgeCall;
   /** Settled, or abandoned: nothing it reports counts any more. */

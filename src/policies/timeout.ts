@@ -17,8 +17,16 @@ import type { Judge, Normalizer } from "../errors/normalize_error.ts";
 import { detectRuntime } from "../runtime.ts";
 import { type DeadlineEntry, DeadlineQueue, UNSTAMPED } from "./_deadline_queue.ts";
 import { Emitter, type Event } from "./events.ts";
-import type { AbortSource, Call, Sink } from "./_engine.ts";
-import { executeSolo, signalOf, STRATEGY, Strategy, Watched } from "./_engine.ts";
+import type { AbortListener, AbortSource, Call, Sink } from "./_engine.ts";
+import {
+  CONTROLLER,
+  executeSolo,
+  LISTENERS,
+  signalOf,
+  STRATEGY,
+  Strategy,
+  Watched,
+} from "./_engine.ts";
 import { cancelledBy, onward } from "./_outgoing.ts";
 import type { ExecutionContext, Policy } from "./types.ts";
 import {
@@ -132,6 +140,8 @@ class TimeoutCore extends Strategy {
  * A layer inside listens to it as {@link Watched}.
  */
 class TimeoutCall extends Watched implements DeadlineEntry, Sink {
+  [CONTROLLER]: AbortController | undefined = undefined;
+  [LISTENERS]: AbortListener | AbortListener[] | undefined = undefined;
   deadline: number = UNSTAMPED;
   readonly attempt: number;
   /** Not in the queue (see {@link DeadlineEntry.queueState}) until `run` adds it. */
