@@ -169,9 +169,18 @@ function start<T>(
   const s = signal as AbortSignal | undefined;
   if (s !== undefined && s !== null && s.aborted === true) return Promise.reject(cancelledBy(s));
   const call = new Call(plan, solo, fn as Operation);
-  call.next(0, new Context(s ?? undefined, 1), call);
+  call.next(0, s === undefined || s === null ? UNSIGNALLED : new Context(s, 1), call);
   return call.handOut() as Promise<T>;
 }
+
+/**
+ * The context of every call made without a signal, while only layers read
+ * it: they ask it for the caller's signal through {@link signalOf} (there is
+ * none) and for its attempt (1). An operation is never handed it, but a
+ * context of its own (see `Call.#operate`), so that listeners it adds to
+ * `ctx.signal` stay with its call. One allocation fewer per call.
+ */
+const UNSIGNALLED: Context = new Context(undefined, 1);
 
 /** What a layer listens to for the end of its call: `handleEvent` is called once. */
 export interface AbortListener {
@@ -430,7 +439,7 @@ export class Call implements Sink {
   #operate(ctx: ExecutionContext, sink: Sink): void {
     let value: unknown;
     try {
-      value = this.#fn(ctx);
+      value = this.#fn(ctx === UNSIGNALLED ? new Context(undefined, 1) : ctx);
     } catch (error) {
       sink.fail(error);
       return;

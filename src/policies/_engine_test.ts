@@ -4,6 +4,12 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { type AbortListener, type AbortSource, givenSignal, signalOf, Watched } from "./_engine.ts";
 import { Context } from "./_context.ts";
+import { bulkhead } from "./bulkhead.ts";
+import { circuitBreaker } from "./circuit_breaker.ts";
+import { pipeline } from "./pipeline.ts";
+import { retry } from "./retry.ts";
+import { consecutiveFailures } from "./trip/consecutive_failures.ts";
+import type { ExecutionContext } from "./types.ts";
 
 class Probe extends Watched {
   readonly attempt = 1;
@@ -121,5 +127,32 @@ describe("Watched", () => {
     const plain = { attempt: 1, signal: given };
     assert.equal(signalOf(plain), given);
     assert.equal(givenSignal(plain), given);
+  });
+});
+
+describe("a call without a signal", () => {
+  test("hands each operation a context of its own, whose signal never aborts", async () => {
+    const policies = {
+      retry: retry(),
+      circuitBreaker: circuitBreaker({ trip: consecutiveFailures(5), halfOpenAfter: 1000 }),
+      bulkhead: bulkhead(2),
+      "pipeline(retry, circuitBreaker)": pipeline(
+        retry(),
+        circuitBreaker({ trip: consecutiveFailures(5), halfOpenAfter: 1000 }),
+      ),
+    };
+    for (const [name, policy] of Object.entries(policies)) {
+      const seen: ExecutionContext[] = [];
+      for (let i = 0; i < 2; i++) {
+        await policy.execute((ctx) => {
+          seen.push(ctx);
+          ctx.signal.addEventListener("abort", () => {});
+        });
+      }
+      const [a, b] = seen as [ExecutionContext, ExecutionContext];
+      assert.notEqual(a, b, `${name}: one context per call`);
+      assert.notEqual(a.signal, b.signal, `${name}: one signal per call`);
+      assert.deepEqual([a.attempt, a.signal.aborted], [1, false], name);
+    }
   });
 });
