@@ -21,11 +21,12 @@ export interface LimitAlgorithm {
 
 /** `value` forced into `[min, max]` (NaN gives `min`). */
 export function clamp(value: number, min: number, max: number): number {
-  return value > min ? (value < max ? value : max) : min;
+  // Math.min and Math.max, not comparisons: a comparison's `>`/`>=` differ
+  // only where both branches give the same value, which no test can tell.
+  return Number.isNaN(value) ? min : Math.min(Math.max(value, min), max);
 }
 
 /** max(1, ⌊log10(n)⌋): the step of Vegas's thresholds and changes. */
 export function log10Step(n: number): number {
-  const l = Math.floor(Math.log10(n));
-  return l > 1 ? l : 1;
+  return Math.max(1, Math.floor(Math.log10(n)));
 }
