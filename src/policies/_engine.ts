@@ -77,6 +77,22 @@ export abstract class Strategy {
    * another attempt wins) calls `call.own()` before `call.next`.
    */
   abstract run(call: Call, index: number, ctx: ExecutionContext, sink: Sink): void;
+
+  /**
+   * For a layer that {@link Call.defer}red: the first failure of the layers
+   * inside it, `error`, reported to the call. `ctx` is what `run` was given;
+   * `sync` is true when the failure came before `run` returned. Reports to
+   * `call` as its sink.
+   */
+  recover(
+    _call: Call,
+    _index: number,
+    _ctx: ExecutionContext,
+    error: unknown,
+    _sync: boolean,
+  ): void {
+    _call.fail(error);
+  }
 }
 
 /** What carries a strategy: every faultline policy. */
@@ -315,6 +331,12 @@ export class Call implements Sink {
   #slot: unknown;
   resolve: ((value: unknown) => void) | undefined;
   reject: ((error: unknown) => void) | undefined;
+  /** The layer that {@link defer}red, until it hears a failure or the call ends. */
+  #deferred: Strategy | undefined;
+  #deferredIndex: number;
+  #deferredCtx: ExecutionContext | undefined;
+  /** True while the deferred layer's `next` runs: a failure heard then came synchronously. */
+  #deferredRunning: boolean;
 
   constructor(plan: Plan | undefined, solo: Strategy | undefined, fn: Operation) {
     this.#plan = plan;
@@ -326,6 +348,35 @@ export class Call implements Sink {
     this.#slot = undefined;
     this.resolve = undefined;
     this.reject = undefined;
+    this.#deferred = undefined;
+    this.#deferredIndex = 0;
+    this.#deferredCtx = undefined;
+    this.#deferredRunning = false;
+  }
+
+  /**
+   * Runs the layers inside `index` with this call as their sink, for a layer
+   * whose sink is this call, that lets every success pass unchanged, and
+   * needs an object of its own only once something fails (a retry's first
+   * attempt): the first failure goes to `strategy.recover` instead of ending
+   * the call. Saves that object on every call that succeeds at once.
+   * False, running nothing, when `sink` is not this call.
+   */
+  defer(
+    strategy: Strategy,
+    index: number,
+    ctx: ExecutionContext,
+    next: ExecutionContext,
+    sink: Sink,
+  ): boolean {
+    if (sink !== this || this.#deferred !== undefined) return false;
+    this.#deferred = strategy;
+    this.#deferredIndex = index;
+    this.#deferredCtx = ctx;
+    this.#deferredRunning = true;
+    this.next(index + 1, next, this);
+    this.#deferredRunning = false;
+    return true;
   }
 
   ok(value: unknown): void {
@@ -343,6 +394,14 @@ export class Call implements Sink {
    * made before never cost a ConnectionError (and its stack trace) each.
    */
   fail(error: unknown): void {
+    const deferred = this.#deferred;
+    if (deferred !== undefined) {
+      this.#deferred = undefined;
+      const ctx = this.#deferredCtx!;
+      this.#deferredCtx = undefined;
+      deferred.recover(this, this.#deferredIndex, ctx, error, this.#deferredRunning);
+      return;
+    }
     const out = recognize(error) ?? error;
     const state = this.#state;
     if (state === OWNED) this.reject!(out);

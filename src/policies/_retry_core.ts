@@ -55,14 +55,30 @@ export class RetryCore extends Strategy {
 
   run(call: Call, index: number, ctx: ExecutionContext, sink: Sink): void {
     this.budget?.recordCall(); // a budget of the caller's making that throws rejects the call
-    const start = this.deadline === Infinity ? 0 : this.clock.now();
-    const retryCall = new RetryCall(this, call, index, ctx, start, sink);
     // The first attempt can run in the context it was given when that one
     // already says attempt 1 and carries the caller's signal as is (a
     // timeout's or a hedge attempt's, whose signal is made only if read).
-    retryCall.begin(
-      (ctx instanceof Context || ctx instanceof Watched) && ctx.attempt === 1 ? ctx : undefined,
-    );
+    const first = (ctx instanceof Context || ctx instanceof Watched) && ctx.attempt === 1
+      ? ctx
+      : undefined;
+    // With nothing to check on success and no deadline to start timing, a
+    // call that succeeds at once needs no RetryCall: it is made on the first failure.
+    if (
+      this.deadline === Infinity && this.handleResult === undefined && !this.succeeded.has &&
+      call.defer(this, index, ctx, first ?? new Context(givenSignal(ctx), 1), sink)
+    ) return;
+    const start = this.deadline === Infinity ? 0 : this.clock.now();
+    new RetryCall(this, call, index, ctx, start, sink).begin(first);
+  }
+
+  override recover(
+    call: Call,
+    index: number,
+    ctx: ExecutionContext,
+    error: unknown,
+    sync: boolean,
+  ): void {
+    new RetryCall(this, call, index, ctx, 0, call).failFirst(error, sync);
   }
 
   giveUp(
@@ -122,6 +138,13 @@ class RetryCall implements Sink {
   begin(ctx?: ExecutionContext): void {
     this.#starting = true;
     this.#call.next(this.#index + 1, ctx ?? new Context(this.#given(), this.#attempt), this);
+    this.#starting = false;
+  }
+
+  /** The first attempt, run by the call for a deferred retry, failed with `error`. */
+  failFirst(error: unknown, sync: boolean): void {
+    this.#starting = sync;
+    this.fail(error);
     this.#starting = false;
   }
 

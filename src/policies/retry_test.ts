@@ -14,6 +14,8 @@ import {
 import { type RetryBudget, retryBudget } from "./retry_budget.ts";
 import type { ExecutionContext } from "./types.ts";
 import { pipeline } from "./pipeline.ts";
+import { circuitBreaker } from "./circuit_breaker.ts";
+import { consecutiveFailures } from "./trip/consecutive_failures.ts";
 
 // ---------------------------------------------------------------- helpers
 
@@ -265,6 +267,26 @@ describe("retry(): attempts", () => {
     );
     assert.equal(later, "later");
     assert.equal(thrown + rejectedCount, 2 * attempts);
+  });
+
+  test("retry() with a 0 ms backoff starts the attempt after one that throws a microtask later, alone and in a pipeline", async () => {
+    const breaker = circuitBreaker({ trip: consecutiveFailures(100), halfOpenAfter: 1000 });
+    for (
+      const policy of [
+        retry({ backoff: constantBackoff(0) }),
+        pipeline(retry({ backoff: constantBackoff(0) }), breaker),
+      ]
+    ) {
+      let attempts = 0;
+      const call = policy.execute(() => {
+        if (++attempts < 3) throw rawRefused();
+        return "third";
+      });
+      assert.equal(attempts, 1, "no second attempt before execute() returns");
+      await null;
+      assert.equal(attempts, 2);
+      assert.equal(await call, "third");
+    }
   });
 
   test("retry() with a 0 ms backoff starts the next attempt in the turn an asynchronous failure arrives", async () => {
