@@ -119,8 +119,8 @@ export class HedgeCore extends Strategy {
  * {@link Watched} by a layer inside) and its sink.
  */
 class Attempt extends Watched implements Sink {
-  [CONTROLLER]: AbortController | undefined = undefined;
-  [LISTENERS]: AbortListener | AbortListener[] | undefined = undefined;
+  override [CONTROLLER]: AbortController | undefined = undefined;
+  override [LISTENERS]: AbortListener | AbortListener[] | undefined = undefined;
   readonly attempt: number;
   readonly #owner: HedgeCall;
   /** Settled, or abandoned: nothing it reports counts any more. */

@@ -140,8 +140,8 @@ class TimeoutCore extends Strategy {
  * A layer inside listens to it as {@link Watched}.
  */
 class TimeoutCall extends Watched implements DeadlineEntry, Sink {
-  [CONTROLLER]: AbortController | undefined = undefined;
-  [LISTENERS]: AbortListener | AbortListener[] | undefined = undefined;
+  override [CONTROLLER]: AbortController | undefined = undefined;
+  override [LISTENERS]: AbortListener | AbortListener[] | undefined = undefined;
   deadline: number = UNSTAMPED;
   readonly attempt: number;
   /** Not in the queue (see {@link DeadlineEntry.queueState}) until `run` adds it. */
