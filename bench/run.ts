@@ -353,6 +353,13 @@ const flBreakerFleet = circuitBreaker({ ...flBreakerOptions(), fleet: flFleet })
 const flRate = rateLimit({ limit: 1e9, windowMs: 1_000 });
 const flRateFleet = rateLimit({ limit: 1e9, windowMs: 1_000, fleet: flFleet });
 
+// For the floor of a timeout: its one look, a microtask after the call starts.
+const RESOLVED = Promise.resolve();
+let looks = 0;
+function look(): void {
+  looks++;
+}
+
 const successCases: Case[] = [
   { id: "bare", label: "bare `await op()`", run: op, expect: "resolve" },
   {
@@ -375,6 +382,35 @@ const successCases: Case[] = [
         reject = fail;
       });
       op().then(resolve, reject);
+      return promise;
+    },
+    expect: "resolve",
+  },
+  {
+    // The least a layer that may end a call before its operation can do
+    // without a timer of its own per call, as faultline's timeout works: a
+    // promise of its own, a reaction that tells the layer the operation has
+    // ended, and one microtask to see whether the call outlived its turn (a
+    // timer is armed only for one that has). Any timeout costs at least this.
+    id: "floor_timeout",
+    label:
+      "the least a timeout can do: the above, a reaction that marks the call done, one microtask",
+    run: () => {
+      let resolve!: (v: unknown) => void;
+      let reject!: (e: unknown) => void;
+      const promise = new Promise((ok, fail) => {
+        resolve = ok;
+        reject = fail;
+      });
+      const entry = { done: false };
+      op().then((v) => {
+        entry.done = true;
+        resolve(v);
+      }, (e) => {
+        entry.done = true;
+        reject(e);
+      });
+      RESOLVED.then(look);
       return promise;
     },
     expect: "resolve",
