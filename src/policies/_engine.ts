@@ -354,29 +354,25 @@ export class Call implements Sink {
     this.#deferredRunning = false;
   }
 
+  /** Whether the layer given `sink` may {@link defer}: `sink` is this call, and no layer has. */
+  defers(sink: Sink): boolean {
+    return sink === this && this.#deferred === undefined;
+  }
+
   /**
-   * Runs the layers inside `index` with this call as their sink, for a layer
-   * whose sink is this call, that lets every success pass unchanged, and
+   * Runs the layers inside `index`, in `next`, with this call as their sink:
+   * for a layer that {@link defers}, lets every success pass unchanged, and
    * needs an object of its own only once something fails (a retry's first
-   * attempt): the first failure goes to `strategy.recover` instead of ending
-   * the call. Saves that object on every call that succeeds at once.
-   * False, running nothing, when `sink` is not this call.
+   * attempt). The first failure goes to `strategy.recover` instead of ending
+   * the call, so a call that succeeds at once never makes that object.
    */
-  defer(
-    strategy: Strategy,
-    index: number,
-    ctx: ExecutionContext,
-    next: ExecutionContext,
-    sink: Sink,
-  ): boolean {
-    if (sink !== this || this.#deferred !== undefined) return false;
+  defer(strategy: Strategy, index: number, ctx: ExecutionContext, next: ExecutionContext): void {
     this.#deferred = strategy;
     this.#deferredIndex = index;
     this.#deferredCtx = ctx;
     this.#deferredRunning = true;
     this.next(index + 1, next, this);
     this.#deferredRunning = false;
-    return true;
   }
 
   ok(value: unknown): void {

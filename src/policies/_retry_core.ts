@@ -61,14 +61,20 @@ export class RetryCore extends Strategy {
     const first = (ctx instanceof Context || ctx instanceof Watched) && ctx.attempt === 1
       ? ctx
       : undefined;
-    // With nothing to check on success and no deadline to start timing, a
-    // call that succeeds at once needs no RetryCall: it is made on the first failure.
+    // Whether to tell onSuccess is decided as the call starts: a call that
+    // starts with no listener does no work for one.
+    const tell = this.succeeded.has;
+    // With nothing to check or tell on success and no deadline to start
+    // timing, a call that succeeds at once needs no RetryCall: it is made on
+    // the first failure.
     if (
-      this.deadline === Infinity && this.handleResult === undefined && !this.succeeded.has &&
-      call.defer(this, index, ctx, first ?? new Context(givenSignal(ctx), 1), sink)
-    ) return;
+      this.deadline === Infinity && this.handleResult === undefined && !tell && call.defers(sink)
+    ) {
+      call.defer(this, index, ctx, first ?? new Context(givenSignal(ctx), 1));
+      return;
+    }
     const start = this.deadline === Infinity ? 0 : this.clock.now();
-    new RetryCall(this, call, index, ctx, start, sink).begin(first);
+    new RetryCall(this, call, index, ctx, start, sink, tell).begin(first);
   }
 
   override recover(
@@ -78,7 +84,7 @@ export class RetryCore extends Strategy {
     error: unknown,
     sync: boolean,
   ): void {
-    new RetryCall(this, call, index, ctx, 0, call).failFirst(error, sync);
+    new RetryCall(this, call, index, ctx, 0, call, false).failFirst(error, sync);
   }
 
   giveUp(
@@ -117,6 +123,8 @@ class RetryCall implements Sink {
   #starting = false;
   /** The backoff's own last delay, for decorrelated jitter (a Retry-After does not skew it). */
   #previous = 0;
+  /** Whether onSuccess had a listener when the call started. */
+  readonly #tell: boolean;
 
   constructor(
     core: RetryCore,
@@ -125,6 +133,7 @@ class RetryCall implements Sink {
     ctx: ExecutionContext,
     start: number,
     sink: Sink,
+    tell: boolean,
   ) {
     this.#core = core;
     this.#call = call;
@@ -132,7 +141,8 @@ class RetryCall implements Sink {
     this.#ctx = ctx;
     this.#start = start;
     this.#sink = sink;
-    this.passes = core.handleResult === undefined && !core.succeeded.has && sink.passes === true;
+    this.#tell = tell;
+    this.passes = core.handleResult === undefined && !tell && sink.passes === true;
   }
 
   begin(ctx?: ExecutionContext): void {
@@ -174,7 +184,7 @@ class RetryCall implements Sink {
         return;
       }
     }
-    if (core.succeeded.has) core.succeeded.emit({ attempts: this.#attempt });
+    if (this.#tell) core.succeeded.emit({ attempts: this.#attempt });
     this.#sink.ok(value);
   }
 

@@ -521,6 +521,31 @@ describe("pipeline() layers", () => {
     assert.equal(calls, 3, "attempts at 0, 100 and 200 ms; the next wait would end past 250");
   });
 
+  test("a retry inside a third-party layer reads the signal of the context it is given once", async () => {
+    let reads = 0;
+    const signal = new AbortController().signal;
+    const outer: Policy = {
+      execute: (fn) =>
+        Promise.resolve(fn({
+          attempt: 1,
+          get signal() {
+            reads++;
+            return signal;
+          },
+        })),
+    };
+    let attempts = 0;
+    const op = () => {
+      if (++attempts < 2) throw new ConnectionError("refused");
+      return "second";
+    };
+    assert.equal(
+      await pipeline(outer, retry({ backoff: constantBackoff(0) })).execute(op),
+      "second",
+    );
+    assert.equal(reads, 1);
+  });
+
   test("pipeline() gives a third-party innermost layer the operation itself", async () => {
     let given: unknown;
     const spy: Policy = {

@@ -62,7 +62,11 @@ export class RetryPolicy implements Policy {
    * budget ran out, the error was not retryable, or the signal aborted.
    */
   readonly onGiveUp: Event<RetryGiveUpEvent>;
-  /** When a call returns a result (that `handleResult` does not ask to retry). */
+  /**
+   * When a call returns a result (that `handleResult` does not ask to retry).
+   * A call tells it only if a listener was subscribed when the call started:
+   * one that starts without a listener does no work for one.
+   */
   readonly onSuccess: Event<RetrySuccessEvent>;
 
   /** Prefer {@link retry}, which validates the options the same way. */

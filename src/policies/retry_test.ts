@@ -14,6 +14,7 @@ import {
 import { type RetryBudget, retryBudget } from "./retry_budget.ts";
 import type { ExecutionContext } from "./types.ts";
 import { pipeline } from "./pipeline.ts";
+import { timeout } from "./timeout.ts";
 import { circuitBreaker } from "./circuit_breaker.ts";
 import { consecutiveFailures } from "./trip/consecutive_failures.ts";
 
@@ -905,6 +906,34 @@ describe("retry(): events", () => {
     ]);
     assert.deepEqual(giveUps, [{ attempts: 3, reason: "not_retryable", error: errors[2] }]);
     assert.deepEqual(successes, []);
+  });
+
+  test("retry() tells onSuccess of the calls that start after a listener subscribes, alone and in a pipeline", async () => {
+    const clock = new ManualClock();
+    const deadline = retry({ clock, deadline: 1000, backoff: constantBackoff(10) });
+    const cases = [
+      ["alone", retry({ clock, backoff: constantBackoff(10) })],
+      ["with a deadline", deadline],
+    ] as const;
+    for (const [name, r] of cases) {
+      for (const policy of [r, pipeline(r, timeout(100, { clock }))]) {
+        const heard: RetrySuccessEvent[] = [];
+        // Started before the listener: not told, whether it succeeds at once or after a retry.
+        const early = [
+          policy.execute(async () => "at once"),
+          policy.execute(failing([refused()], "later").fn),
+        ];
+        const stop = r.onSuccess((e) => heard.push(e));
+        await drive(clock, Promise.all(early));
+        assert.deepEqual(heard, [], name);
+        assert.equal(
+          await drive(clock, policy.execute(failing([refused()], "later").fn)).then((s) => s.ok),
+          true,
+        );
+        assert.deepEqual(heard, [{ attempts: 2 }], `${name}: a call started after it is told`);
+        stop.dispose();
+      }
+    }
   });
 
   test("retry() gives events the ConnectionError of a raw runtime error", async () => {
