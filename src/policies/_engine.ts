@@ -79,20 +79,12 @@ export abstract class Strategy {
   abstract run(call: Call, index: number, ctx: ExecutionContext, sink: Sink): void;
 
   /**
-   * For a layer that {@link Call.defer}red: the first failure of the layers
-   * inside it, `error`, reported to the call. `ctx` is what `run` was given;
-   * `sync` is true when the failure came before `run` returned. Reports to
-   * `call` as its sink.
+   * Only for a layer that {@link Call.defer}s: the first failure of the
+   * layers inside it, `error`, reported to the call. `ctx` is what `run` was
+   * given; `sync` is true when the failure came before `run` returned.
+   * Reports to `call` as its sink.
    */
-  recover(
-    _call: Call,
-    _index: number,
-    _ctx: ExecutionContext,
-    error: unknown,
-    _sync: boolean,
-  ): void {
-    _call.fail(error);
-  }
+  recover?(call: Call, index: number, ctx: ExecutionContext, error: unknown, sync: boolean): void;
 }
 
 /** What carries a strategy: every faultline policy. */
@@ -363,8 +355,9 @@ export class Call implements Sink {
    * Runs the layers inside `index`, in `next`, with this call as their sink:
    * for a layer that {@link defers}, lets every success pass unchanged, and
    * needs an object of its own only once something fails (a retry's first
-   * attempt). The first failure goes to `strategy.recover` instead of ending
-   * the call, so a call that succeeds at once never makes that object.
+   * attempt). The first failure goes to `strategy.recover` (which such a
+   * layer has) instead of ending the call, so a call that succeeds at once
+   * never makes that object.
    */
   defer(strategy: Strategy, index: number, ctx: ExecutionContext, next: ExecutionContext): void {
     this.#deferred = strategy;
@@ -395,7 +388,7 @@ export class Call implements Sink {
       this.#deferred = undefined;
       const ctx = this.#deferredCtx!;
       this.#deferredCtx = undefined;
-      deferred.recover(this, this.#deferredIndex, ctx, error, this.#deferredRunning);
+      deferred.recover!(this, this.#deferredIndex, ctx, error, this.#deferredRunning);
       return;
     }
     const out = recognize(error) ?? error;
