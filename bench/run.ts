@@ -759,10 +759,6 @@ async function main(): Promise<void> {
   );
   print();
 
-  // Trip the faultline breaker for the "tripped" case.
-  for (let i = 0; i < 5; i++) await flTripped.execute(flaky()).catch(() => {});
-  if (flTripped.state !== "open") throw new Error(`tripped breaker is ${flTripped.state}`);
-
   await collect();
   const success = await timeSection(successCases);
   print(timedTable("Success path, `op = async () => 42`", success, "bare", "bare"));
@@ -781,7 +777,12 @@ async function main(): Promise<void> {
   print();
 
   await collect();
+  // Trip the faultline breaker for the "tripped" case just before it is
+  // timed: its halfOpenAfter (10 s) must not run out during the section.
+  for (let i = 0; i < 5; i++) await flTripped.execute(flaky()).catch(() => {});
+  if (flTripped.state !== "open") throw new Error(`tripped breaker is ${flTripped.state}`);
   const open = await timeSection(openCases);
+  if (flTripped.state !== "open") throw new Error(`tripped breaker went ${flTripped.state}`);
   print(
     timedTable("An open breaker's rejection (ns per rejected call)", open, "ck_open", "cockatiel"),
   );
