@@ -85,6 +85,17 @@ export abstract class Strategy {
    * Reports to `call` as its sink.
    */
   recover?(call: Call, index: number, ctx: ExecutionContext, error: unknown, sync: boolean): void;
+
+  /**
+   * Only for a layer that {@link Call.defer}s: whether this call may, i.e.
+   * the layer has nothing to do on success and nothing to start. No side
+   * effects. A layer that may runs alone without a call at all until its
+   * first failure (see `startDeferred`).
+   */
+  deferrable?(): boolean;
+
+  /** Only for a layer that {@link Call.defer}s: what its `run` does first, on every call. */
+  enter?(): void;
 }
 
 /** What carries a strategy: every faultline policy. */
@@ -176,9 +187,61 @@ function start<T>(
   }
   const s = signal as AbortSignal | undefined;
   if (s !== undefined && s !== null && s.aborted === true) return Promise.reject(cancelledBy(s));
+  if (solo !== undefined && solo.deferrable?.() === true) {
+    return startDeferred(solo, fn as Operation, s ?? undefined) as Promise<T>;
+  }
   const call = new Call(plan, solo, fn as Operation);
   call.next(0, s === undefined || s === null ? UNSIGNALLED : new Context(s, 1), call);
   return call.handOut() as Promise<T>;
+}
+
+/**
+ * A layer that defers, alone: what `Call.defer` does, without a call. The
+ * operation's promise gets one reaction, to its failure, which makes the
+ * call then and gives the layer that failure as the call's first, so a call
+ * that succeeds at once costs what `op().then(undefined, f)` does.
+ */
+function startDeferred(
+  strategy: Strategy,
+  fn: Operation,
+  signal: AbortSignal | undefined,
+): Promise<unknown> {
+  try {
+    strategy.enter!();
+  } catch (error) {
+    return Promise.reject(recognize(error) ?? error); // as a call's first layer would reject
+  }
+  const ctx = new Context(signal, 1);
+  let value: unknown;
+  try {
+    value = fn(ctx);
+  } catch (error) {
+    return recovered(strategy, fn, ctx, error, true).handOut();
+  }
+  if (value === null || (typeof value !== "object" && typeof value !== "function")) {
+    return Promise.resolve(value);
+  }
+  try {
+    return Promise.resolve(value).then(
+      undefined,
+      (error) => recovered(strategy, fn, ctx, error, false).result(),
+    );
+  } catch (error) {
+    return recovered(strategy, fn, ctx, error, true).handOut(); // a constructor getter that throws
+  }
+}
+
+/** The call of a deferred layer alone, made at its first failure, `error`. */
+function recovered(
+  strategy: Strategy,
+  fn: Operation,
+  ctx: ExecutionContext,
+  error: unknown,
+  sync: boolean,
+): Call {
+  const call = new Call(undefined, strategy, fn);
+  strategy.recover!(call, 0, ctx, error, sync);
+  return call;
 }
 
 /**
@@ -443,6 +506,17 @@ export class Call implements Sink {
     if (state === FULFILLED) return this.#slot;
     if (state === REJECTED) throw this.#slot;
     return this.own();
+  }
+
+  /**
+   * For a reaction outside the call to return (see `startDeferred`): the
+   * outcome, thrown if a failure, or else the call's promise.
+   */
+  result(): unknown {
+    const state = this.#state;
+    if (state === FULFILLED) return this.#slot;
+    if (state === REJECTED) throw this.#slot;
+    return this.handOut();
   }
 
   /** Runs the layer at `index` (the operation, past the last) with `ctx`, reporting to `sink`. */

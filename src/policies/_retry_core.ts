@@ -53,8 +53,17 @@ export class RetryCore extends Strategy {
     super(owner, "retry");
   }
 
-  run(call: Call, index: number, ctx: ExecutionContext, sink: Sink): void {
+  override enter(): void {
     this.budget?.recordCall(); // a budget of the caller's making that throws rejects the call
+  }
+
+  /** With nothing to check or tell on success and no deadline to start timing. */
+  override deferrable(): boolean {
+    return this.deadline === Infinity && this.handleResult === undefined && !this.succeeded.has;
+  }
+
+  run(call: Call, index: number, ctx: ExecutionContext, sink: Sink): void {
+    this.enter();
     // The first attempt can run in the context it was given when that one
     // already says attempt 1 and carries the caller's signal as is (a
     // timeout's or a hedge attempt's, whose signal is made only if read).
@@ -64,12 +73,8 @@ export class RetryCore extends Strategy {
     // Whether to tell onSuccess is decided as the call starts: a call that
     // starts with no listener does no work for one.
     const tell = this.succeeded.has;
-    // With nothing to check or tell on success and no deadline to start
-    // timing, a call that succeeds at once needs no RetryCall: it is made on
-    // the first failure.
-    if (
-      this.deadline === Infinity && this.handleResult === undefined && !tell && call.defers(sink)
-    ) {
+    // A call that succeeds at once needs no RetryCall: it is made on the first failure.
+    if (this.deferrable() && call.defers(sink)) {
       call.defer(this, index, ctx, first ?? new Context(givenSignal(ctx), 1));
       return;
     }
