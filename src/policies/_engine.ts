@@ -221,14 +221,19 @@ function startDeferred(
   if (value === null || (typeof value !== "object" && typeof value !== "function")) {
     return Promise.resolve(value);
   }
+  // A `then` of the operation's own may call back before it returns.
+  let sync = true;
+  let promise: Promise<unknown>;
   try {
-    return Promise.resolve(value).then(
+    promise = Promise.resolve(value).then(
       undefined,
-      (error) => recovered(strategy, fn, ctx, error, false).result(),
+      (error) => recovered(strategy, fn, ctx, error, sync).result(),
     );
   } catch (error) {
     return recovered(strategy, fn, ctx, error, true).handOut(); // a constructor getter that throws
   }
+  sync = false;
+  return promise;
 }
 
 /** The call of a deferred layer alone, made at its first failure, `error`. */
@@ -240,6 +245,9 @@ function recovered(
   sync: boolean,
 ): Call {
   const call = new Call(undefined, strategy, fn);
+  // Heard in a reaction, the call is as `Call.#watch` leaves it: the
+  // reaction's promise is the call's until a layer asks for one of its own.
+  if (!sync) call.watched();
   strategy.recover!(call, 0, ctx, error, sync);
   return call;
 }
@@ -508,15 +516,14 @@ export class Call implements Sink {
     return this.own();
   }
 
-  /**
-   * For a reaction outside the call to return (see `startDeferred`): the
-   * outcome, thrown if a failure, or else the call's promise.
-   */
+  /** Made in a reaction outside it (see `startDeferred`), whose promise is the call's for now. */
+  watched(): void {
+    this.#state = WATCHING;
+  }
+
+  /** For that reaction to return: the outcome, thrown if a failure, or else the call's promise. */
   result(): unknown {
-    const state = this.#state;
-    if (state === FULFILLED) return this.#slot;
-    if (state === REJECTED) throw this.#slot;
-    return this.handOut();
+    return this.#take();
   }
 
   /** Runs the layer at `index` (the operation, past the last) with `ctx`, reporting to `sink`. */
@@ -561,7 +568,9 @@ export class Call implements Sink {
   #operate(ctx: ExecutionContext, sink: Sink): void {
     let value: unknown;
     try {
-      value = this.#fn(ctx === UNSIGNALLED ? new Context(undefined, 1) : ctx);
+      // Called as a plain function: `this` in it is not the call.
+      const fn = this.#fn;
+      value = fn(ctx === UNSIGNALLED ? new Context(undefined, 1) : ctx);
     } catch (error) {
       sink.fail(error);
       return;

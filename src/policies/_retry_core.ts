@@ -63,6 +63,11 @@ export class RetryCore extends Strategy {
   }
 
   run(call: Call, index: number, ctx: ExecutionContext, sink: Sink): void {
+    // Decided as the call starts, before the budget hears of it (as
+    // `startDeferred` decides): whether it may defer, and whether onSuccess
+    // is told (a call that starts with no listener does no work for one).
+    const deferrable = this.deferrable();
+    const tell = this.succeeded.has;
     this.enter();
     // The first attempt can run in the context it was given when that one
     // already says attempt 1 and carries the caller's signal as is (a
@@ -70,11 +75,8 @@ export class RetryCore extends Strategy {
     const first = (ctx instanceof Context || ctx instanceof Watched) && ctx.attempt === 1
       ? ctx
       : undefined;
-    // Whether to tell onSuccess is decided as the call starts: a call that
-    // starts with no listener does no work for one.
-    const tell = this.succeeded.has;
     // A call that succeeds at once needs no RetryCall: it is made on the first failure.
-    if (this.deferrable() && call.defers(sink)) {
+    if (deferrable && call.defers(sink)) {
       call.defer(this, index, ctx, first ?? new Context(givenSignal(ctx), 1));
       return;
     }

@@ -290,6 +290,57 @@ describe("retry(): attempts", () => {
     }
   });
 
+  test("retry() alone settles in the same turn as inside a pipeline, and calls its operation with no this", async () => {
+    const breaker = () => circuitBreaker({ trip: consecutiveFailures(100), halfOpenAfter: 1000 });
+    const turns: number[] = [];
+    const thisValues: unknown[] = [];
+    for (
+      const policy of [
+        retry({ backoff: constantBackoff(0) }),
+        pipeline(retry({ backoff: constantBackoff(0) }), breaker()),
+      ]
+    ) {
+      let turn = 0;
+      let ticking = true;
+      const ticker = (async () => {
+        while (ticking) {
+          await null;
+          turn++;
+        }
+      })();
+      const value = await policy.execute(function (this: unknown, { attempt }) {
+        thisValues.push(this);
+        return attempt < 3 ? Promise.reject(rawRefused()) : Promise.resolve(attempt);
+      });
+      turns.push(turn);
+      ticking = false;
+      await ticker;
+      assert.equal(value, 3);
+    }
+    assert.equal(turns[0], turns[1], `settled at turns ${turns.join(" and ")}`);
+    assert.deepEqual(thisValues, Array(6).fill(undefined));
+  });
+
+  test("retry() alone starts its second attempt a microtask after a first whose own then calls back at once", async () => {
+    let attempts = 0;
+    const call = retry({ backoff: constantBackoff(0) }).execute(() => {
+      if (++attempts > 1) return "second";
+      const failed = Promise.reject(rawRefused());
+      failed.catch(() => {});
+      // A promise whose then rejects before it returns, then follows what the handler gave.
+      (failed as { then: unknown }).then = (_ok: unknown, fail: (e: unknown) => unknown) => {
+        try {
+          return Promise.resolve(fail(rawRefused()));
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      };
+      return failed;
+    });
+    assert.equal(attempts, 1, "no second attempt before execute() returns");
+    assert.equal(await call, "second");
+  });
+
   test("retry() with a 0 ms backoff starts the next attempt in the turn an asynchronous failure arrives", async () => {
     const policy = retry({ maxAttempts: 3, backoff: constantBackoff(0) });
     const started: number[] = [];
