@@ -392,6 +392,7 @@ const successCases: Case[] = [
     // promise of its own, a reaction that tells the layer the operation has
     // ended, and one microtask to see whether the call outlived its turn (a
     // timer is armed only for one that has). Any timeout costs at least this.
+    // Written out like the row above, not shared: a helper's call would be timed too.
     id: "floor_timeout",
     label:
       "the least a timeout can do: the above, a reaction that marks the call done, one microtask",
