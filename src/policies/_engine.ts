@@ -16,6 +16,11 @@
  * thrown (each decides on a cheap verdict, see `Judge`) and becomes a
  * `ConnectionError` once, where it leaves the call.
  *
+ * A layer that has nothing to do on success and needs state of its own only
+ * once something fails (a retry) may defer that state to the first failure
+ * ({@link Call.defer}, `Strategy.recover`); alone, it runs without a call
+ * until then (`startDeferred`), as `op().then(undefined, onFailure)`.
+ *
  * A layer that is not one of faultline's own policies (a third-party
  * `Policy`, a subclass, an instance whose `execute` was replaced) runs
  * through its `execute`, with the layers inside it as its operation.
