@@ -341,6 +341,54 @@ describe("retry(): attempts", () => {
     assert.equal(await call, "second");
   });
 
+  test("retry() retries a first attempt that returns a failing thenable function, or a promise whose constructor getter throws a connection error", async () => {
+    const refusedThenable = Object.assign(() => {}, {
+      then: (_ok: unknown, fail: (e: unknown) => void) => fail(rawRefused()),
+    });
+    const hostile = () => {
+      const p = Promise.resolve("never seen");
+      Object.defineProperty(p, "constructor", {
+        get() {
+          throw rawRefused();
+        },
+      });
+      return p;
+    };
+    for (const first of [() => refusedThenable, hostile]) {
+      for (
+        const policy of [
+          retry({ backoff: constantBackoff(0) }),
+          pipeline(
+            retry({ backoff: constantBackoff(0) }),
+            circuitBreaker({ trip: consecutiveFailures(100), halfOpenAfter: 1000 }),
+          ),
+        ]
+      ) {
+        let attempts = 0;
+        const call = policy.execute((): unknown => ++attempts === 1 ? first() : "second");
+        assert.equal(attempts, 1, "no second attempt before execute() returns");
+        assert.equal(await call, "second");
+        assert.equal(attempts, 2);
+      }
+    }
+  });
+
+  test("retry() tells onSuccess of a call whose first attempt succeeds, and a breaker outside it hears that success", async () => {
+    const heard: RetrySuccessEvent[] = [];
+    const r = retry({ maxAttempts: 1 });
+    r.onSuccess((e) => heard.push(e));
+    assert.equal(await r.execute(async () => "at once"), "at once");
+    assert.equal(await pipeline(r, timeout(1000)).execute(async () => "at once"), "at once");
+    assert.deepEqual(heard, [{ attempts: 1 }, { attempts: 1 }]);
+    // A success between two failures resets consecutive failures: the breaker stays closed.
+    const breaker = circuitBreaker({ trip: consecutiveFailures(2), halfOpenAfter: 1000 });
+    const policy = pipeline(breaker, retry({ maxAttempts: 1 }));
+    await assert.rejects(policy.execute(() => Promise.reject(rawRefused())));
+    assert.equal(await policy.execute(async () => "ok"), "ok");
+    await assert.rejects(policy.execute(() => Promise.reject(rawRefused())));
+    assert.equal(breaker.state, "closed");
+  });
+
   test("retry() with a 0 ms backoff starts the next attempt in the turn an asynchronous failure arrives", async () => {
     const policy = retry({ maxAttempts: 3, backoff: constantBackoff(0) });
     const started: number[] = [];
