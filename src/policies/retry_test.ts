@@ -377,14 +377,17 @@ describe("retry(): attempts", () => {
     const heard: RetrySuccessEvent[] = [];
     const r = retry({ maxAttempts: 1 });
     r.onSuccess((e) => heard.push(e));
-    assert.equal(await r.execute(async () => "at once"), "at once");
-    assert.equal(await pipeline(r, timeout(1000)).execute(async () => "at once"), "at once");
+    assert.equal(await r.execute(() => Promise.resolve("at once")), "at once");
+    assert.equal(
+      await pipeline(r, timeout(1000)).execute(() => Promise.resolve("at once")),
+      "at once",
+    );
     assert.deepEqual(heard, [{ attempts: 1 }, { attempts: 1 }]);
     // A success between two failures resets consecutive failures: the breaker stays closed.
     const breaker = circuitBreaker({ trip: consecutiveFailures(2), halfOpenAfter: 1000 });
     const policy = pipeline(breaker, retry({ maxAttempts: 1 }));
     await assert.rejects(policy.execute(() => Promise.reject(rawRefused())));
-    assert.equal(await policy.execute(async () => "ok"), "ok");
+    assert.equal(await policy.execute(() => Promise.resolve("ok")), "ok");
     await assert.rejects(policy.execute(() => Promise.reject(rawRefused())));
     assert.equal(breaker.state, "closed");
   });
@@ -1019,7 +1022,7 @@ describe("retry(): events", () => {
         const heard: RetrySuccessEvent[] = [];
         // Started before the listener: not told, whether it succeeds at once or after a retry.
         const early = [
-          policy.execute(async () => "at once"),
+          policy.execute(() => Promise.resolve("at once")),
           policy.execute(failing([refused()], "later").fn),
         ];
         const stop = r.onSuccess((e) => heard.push(e));
